@@ -1,0 +1,168 @@
+"""The decision token: a compact, signed, versioned record of one visitor's assignments.
+
+Format (ASCII, safe in a header and a cookie value)::
+
+    es1.<key id>.<payload>.<signature>
+
+``payload`` is base64url (no padding) of compact JSON with sorted keys::
+
+    {"a": {"hero": "bold"}, "c": "<config version>", "exp": 1764000300, "iat": 1764000000,
+     "o": ["price"], "v": "<visitor id>"}
+
+- ``a``: experiment -> variant for every experiment that applies to the request;
+- ``o``: (optional) experiments in ``a`` served their control without being in the experiment
+  (paused, outside coverage or namespace, forced): they must not count in an analysis;
+- ``c`` config version, ``iat``/``exp`` issue and expiry (epoch seconds), ``v`` visitor id.
+
+``signature`` is base64url of the key's signature over ``es1.<key id>.<payload>``. The
+verifier picks the algorithm from its own keyring by key id, never from the token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .b64 import b64url_decode, b64url_encode
+from .keys import KEY_ID_PATTERN, Keyring
+
+__all__ = [
+    "DecisionClaims", "Verification", "sign_token", "verify_token", "TOKEN_VERSION",
+    "MAX_TOKEN_LENGTH", "REJECTION_REASONS",
+]
+
+TOKEN_VERSION = "es1"
+MAX_TOKEN_LENGTH = 8192
+DEFAULT_LEEWAY_SECONDS = 60
+REJECTION_REASONS = (
+    "malformed", "unsupported_version", "unknown_key", "retired_key", "bad_signature", "expired",
+    "not_yet_valid",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionClaims:
+    visitor_id: str
+    assignments: Mapping[str, str]
+    config_version: str
+    issued_at: int
+    expires_at: int
+    held_out: frozenset[str] = field(default_factory=frozenset)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "a": dict(self.assignments),
+            "c": self.config_version,
+            "exp": self.expires_at,
+            "iat": self.issued_at,
+            "v": self.visitor_id,
+        }
+        if self.held_out:
+            doc["o"] = sorted(self.held_out)
+        return doc
+
+    @classmethod
+    def from_assignments(
+        cls,
+        visitor_id: str,
+        assignments: Mapping[str, Any],
+        config_version: str,
+        now: float,
+        ttl_seconds: int,
+    ) -> DecisionClaims:
+        """Claims for the assignments ``assign`` returned (only those that apply are kept)."""
+        applied = {key: a.variant for key, a in assignments.items() if a.variant is not None}
+        held_out = frozenset(key for key, a in assignments.items()
+                             if a.variant is not None and not a.in_experiment)
+        issued = int(now)
+        return cls(visitor_id, applied, config_version, issued, issued + ttl_seconds, held_out)
+
+    @classmethod
+    def from_json(cls, doc: Any) -> DecisionClaims | None:
+        """Claims from a decoded payload, or ``None`` when its shape is wrong."""
+        if not isinstance(doc, dict) or not {"a", "c", "exp", "iat", "v"} <= doc.keys():
+            return None
+        assignments, held_out = doc["a"], doc.get("o", [])
+        times = (doc["iat"], doc["exp"])
+        if not (
+            isinstance(assignments, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in assignments.items())
+            and isinstance(held_out, list) and all(isinstance(k, str) for k in held_out)
+            and isinstance(doc["c"], str) and isinstance(doc["v"], str)
+            and all(isinstance(t, int) and not isinstance(t, bool) for t in times)
+        ):
+            return None
+        return cls(doc["v"], assignments, doc["c"], doc["iat"], doc["exp"], frozenset(held_out))
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The outcome of ``verify_token``: ``ok`` with claims, or a ``reason`` from REJECTION_REASONS."""
+
+    ok: bool
+    reason: str | None = None
+    claims: DecisionClaims | None = None
+    key_id: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def sign_token(claims: DecisionClaims, keyring: Keyring) -> str:
+    key = keyring.signer
+    payload = json.dumps(claims.to_json(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    signing_input = f"{TOKEN_VERSION}.{key.id}.{b64url_encode(payload.encode('utf-8', 'surrogatepass'))}"
+    signature = key.sign(signing_input.encode("ascii"))
+    return f"{signing_input}.{b64url_encode(signature)}"
+
+
+def _reject(reason: str, key_id: str | None = None) -> Verification:
+    return Verification(False, reason, None, key_id)
+
+
+def verify_token(
+    token: Any, keyring: Keyring, now: float, *, leeway: float = DEFAULT_LEEWAY_SECONDS
+) -> Verification:
+    """Check a token's form, key, signature and lifetime. Never raises.
+
+    ``now`` is the caller's clock (epoch seconds); ``leeway`` absorbs clock skew between the
+    edge that signed and the origin that verifies.
+    """
+    # 1. Bounded, ASCII, four dot-separated parts.
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        return _reject("malformed")
+    parts = token.split(".")
+    if len(parts) != 4:
+        return _reject("malformed")
+    version, key_id, payload_text, signature_text = parts
+    if version != TOKEN_VERSION:
+        return _reject("unsupported_version")
+    if KEY_ID_PATTERN.fullmatch(key_id) is None:
+        return _reject("malformed")
+    # 2. The key comes from our keyring; its grace period must not be over.
+    key = keyring.find(key_id)
+    if key is None:
+        return _reject("unknown_key", key_id)
+    if key.verify_until is not None and now > key.verify_until:
+        return _reject("retired_key", key_id)
+    # 3. The signature, before anything in the payload is trusted.
+    signature = b64url_decode(signature_text)
+    payload = b64url_decode(payload_text)
+    if signature is None or payload is None:
+        return _reject("malformed", key_id)
+    if not key.verify(f"{version}.{key_id}.{payload_text}".encode("ascii"), signature):
+        return _reject("bad_signature", key_id)
+    # 4. The payload's shape and lifetime.
+    try:
+        claims = DecisionClaims.from_json(json.loads(payload.decode("utf-8", "surrogatepass")))
+    except (ValueError, RecursionError):
+        claims = None
+    if claims is None:
+        return _reject("malformed", key_id)
+    if now >= claims.expires_at + leeway:
+        return _reject("expired", key_id)
+    if claims.issued_at > now + leeway:
+        return _reject("not_yet_valid", key_id)
+    return Verification(True, None, claims, key_id)

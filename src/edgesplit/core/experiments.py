@@ -1,0 +1,210 @@
+"""One experiment's configuration, validated and compiled for fast evaluation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .bucketing import bucket_ranges, effective_weights
+from .conditions import Condition, compile_condition
+from .hashing import HASH_SCHEMES, Hasher, make_hasher, make_namespace_hasher
+from .paths import PathPatternError, compile_path_patterns
+from .validation import Reader, child_path
+
+__all__ = ["Experiment", "Namespace", "Variant", "parse_experiment", "KEY_PATTERN"]
+
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+KEY_HELP = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+ATTRIBUTE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+STATUSES = ("running", "paused", "stopped")
+MAX_VARIANTS = 64
+MAX_PATH_PATTERNS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    key: str
+    weight: float
+    """The configured weight over the sum of all weights (0..1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    id: str
+    start: float
+    end: float
+
+    def overlaps(self, other: Namespace) -> bool:
+        return self.id == other.id and self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    key: str
+    variants: tuple[Variant, ...]
+    coverage: float
+    status: str
+    hash: str
+    seed: str
+    hash_attribute: str
+    namespace: Namespace | None
+    paths: tuple[str, ...]
+    exclude_paths: tuple[str, ...]
+    condition_source: Mapping[str, Any] | None
+    # Compiled once at load time; not part of equality.
+    ranges: tuple[tuple[float, float], ...] = field(compare=False, repr=False)
+    hasher: Hasher = field(compare=False, repr=False)
+    namespace_hasher: Hasher | None = field(compare=False, repr=False)
+    path_matcher: Any = field(compare=False, repr=False)
+    condition: Condition | None = field(compare=False, repr=False)
+    variant_index: Mapping[str, int] = field(compare=False, repr=False)
+
+    @property
+    def control(self) -> Variant:
+        return self.variants[0]
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    def targets(self, path: str, attributes: Mapping[str, Any]) -> bool:
+        if self.path_matcher is not None and not self.path_matcher(path):
+            return False
+        return self.condition is None or self.condition(attributes)
+
+
+def _variants(reader: Reader, value: Any, path: str) -> list[tuple[str, float]] | None:
+    items = reader.expect_list(value, path, min_items=2, max_items=MAX_VARIANTS)
+    if items is None:
+        return None
+    parsed: list[tuple[str, float]] = []
+    seen: dict[str, int] = {}
+    ok = True
+    for i, item in enumerate(items):
+        here = child_path(path, i)
+        obj = reader.expect_object(item, here, required=("key",), optional=("weight",))
+        if obj is None:
+            ok = False
+            continue
+        key = reader.expect_str(obj.get("key"), child_path(here, "key"), max_length=64,
+                                pattern=KEY_PATTERN, pattern_help=KEY_HELP) if "key" in obj else None
+        weight = reader.expect_number(obj.get("weight", 1), child_path(here, "weight"), minimum=0)
+        if key is not None and key in seen:
+            reader.fail(child_path(here, "key"), f"duplicates {path}[{seen[key]}].key {key!r}")
+            key = None
+        elif key is not None:
+            seen[key] = i
+        if key is None or weight is None:
+            ok = False
+            continue
+        parsed.append((key, float(weight)))
+    if ok and sum(weight for _, weight in parsed) <= 0:
+        reader.fail(path, "weights must not all be 0")
+        return None
+    if ok and not sum(weight for _, weight in parsed) < float("inf"):
+        reader.fail(path, "weights must have a finite sum")
+        return None
+    return parsed if ok else None
+
+
+def _namespace(reader: Reader, value: Any, path: str) -> Namespace | None:
+    obj = reader.expect_object(value, path, required=("id", "range"))
+    if obj is None or "id" not in obj or "range" not in obj:
+        return None
+    ns_id = reader.expect_str(obj["id"], child_path(path, "id"), max_length=64,
+                              pattern=KEY_PATTERN, pattern_help=KEY_HELP)
+    range_path = child_path(path, "range")
+    bounds = reader.expect_list(obj["range"], range_path, min_items=2, max_items=2)
+    if ns_id is None or bounds is None:
+        return None
+    start = reader.expect_number(bounds[0], child_path(range_path, 0), minimum=0, maximum=1)
+    end = reader.expect_number(bounds[1], child_path(range_path, 1), minimum=0, maximum=1)
+    if start is None or end is None:
+        return None
+    if not start < end:
+        reader.fail(range_path, "start must be below end")
+        return None
+    return Namespace(ns_id, float(start), float(end))
+
+
+def _patterns(reader: Reader, value: Any, path: str) -> tuple[str, ...] | None:
+    items = reader.expect_list(value, path, max_items=MAX_PATH_PATTERNS)
+    if items is None:
+        return None
+    ok = True
+    for i, item in enumerate(items):
+        here = child_path(path, i)
+        pattern = reader.expect_str(item, here, max_length=1024)
+        if pattern is None:
+            ok = False
+            continue
+        try:
+            compile_path_patterns([pattern])
+        except PathPatternError as exc:
+            reader.fail(here, str(exc))
+            ok = False
+    return tuple(items) if ok else None
+
+
+_EXPERIMENT_FIELDS = ("coverage", "status", "hash", "seed", "hash_attribute", "namespace", "targeting")
+
+
+def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None:
+    """Validate one experiment; every problem goes to ``reader``."""
+    before = len(reader.problems)
+    obj = reader.expect_object(value, path, required=("key", "variants"), optional=_EXPERIMENT_FIELDS)
+    if obj is None:
+        return None
+    key = reader.expect_str(obj.get("key"), child_path(path, "key"), max_length=64,
+                            pattern=KEY_PATTERN, pattern_help=KEY_HELP) if "key" in obj else None
+    variants = _variants(reader, obj["variants"], child_path(path, "variants")) if "variants" in obj else None
+    coverage = reader.expect_number(obj.get("coverage", 1), child_path(path, "coverage"), minimum=0, maximum=1)
+    status = reader.expect_choice(obj.get("status", "running"), child_path(path, "status"), STATUSES)
+    scheme = reader.expect_choice(obj.get("hash", "edgesplit"), child_path(path, "hash"), HASH_SCHEMES)
+    seed = reader.expect_str(obj["seed"], child_path(path, "seed"), max_length=256) if "seed" in obj else key
+    hash_attribute = reader.expect_str(obj.get("hash_attribute", "id"), child_path(path, "hash_attribute"),
+                                       max_length=64, pattern=ATTRIBUTE_PATTERN,
+                                       pattern_help="an attribute name such as 'id' or 'user_id'")
+    namespace = _namespace(reader, obj["namespace"], child_path(path, "namespace")) if "namespace" in obj else None
+
+    paths: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    condition: Condition | None = None
+    condition_source = None
+    if "targeting" in obj:
+        tpath = child_path(path, "targeting")
+        targeting = reader.expect_object(obj["targeting"], tpath, optional=("paths", "exclude_paths", "when"))
+        if targeting is not None:
+            paths = _patterns(reader, targeting.get("paths", []), child_path(tpath, "paths")) or ()
+            exclude = _patterns(reader, targeting.get("exclude_paths", []), child_path(tpath, "exclude_paths")) or ()
+            if "when" in targeting:
+                condition_source = targeting["when"]
+                condition = compile_condition(condition_source, child_path(tpath, "when"), reader)
+
+    if len(reader.problems) > before:
+        return None
+    assert key is not None and variants is not None and coverage is not None
+    assert status is not None and scheme is not None and seed is not None and hash_attribute is not None
+    weights = effective_weights([weight for _, weight in variants], scheme)
+    total = sum(weight for _, weight in variants)
+    return Experiment(
+        key=key,
+        variants=tuple(Variant(vkey, weight / total) for vkey, weight in variants),
+        coverage=float(coverage),
+        status=status,
+        hash=scheme,
+        seed=seed,
+        hash_attribute=hash_attribute,
+        namespace=namespace,
+        paths=paths,
+        exclude_paths=exclude,
+        condition_source=condition_source,
+        ranges=bucket_ranges(weights, float(coverage), close_last=scheme == "edgesplit"),
+        hasher=make_hasher(scheme, seed),
+        namespace_hasher=make_namespace_hasher(scheme, namespace.id) if namespace else None,
+        path_matcher=compile_path_patterns(paths, exclude),
+        condition=condition,
+        variant_index={vkey: i for i, (vkey, _) in enumerate(variants)},
+    )
