@@ -16,7 +16,7 @@ from .errors import Problem
 
 __all__ = ["Reader", "child_path"]
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
 
 
 def child_path(path: str, key: str | int) -> str:

@@ -1,0 +1,175 @@
+"""The ``edgesplit`` command line: validate and try configurations, debug tokens, run the proxy.
+
+Each subcommand lives in a small function; heavy imports (the proxy's HTTP stack) happen only
+inside the subcommands that need them, so ``edgesplit validate`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from . import ConfigError, KeyringError, load_config, load_keyring
+from .core import DecisionClaims, assign, sign_token, verify_token
+from .core.b64 import b64url_encode
+
+__all__ = ["main"]
+
+KEYS_ENV = "EDGESPLIT_KEYS"
+NESTED_ATTRIBUTES = ("query", "cookie", "header")
+
+
+def parse_attributes(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["country=US", "visits:=3", "query.ref=news"]`` -> attributes for ``assign``."""
+    attributes: dict[str, Any] = {}
+    for pair in pairs:
+        if ":=" in pair and pair.index(":=") + 1 == pair.index("="):
+            name, raw = pair.split(":=", 1)
+            try:
+                value: Any = json.loads(raw)
+            except ValueError:
+                raise SystemExit(f"--attr {pair}: the value after ':=' must be JSON") from None
+        elif "=" in pair:
+            name, value = pair.split("=", 1)
+        else:
+            raise SystemExit(f"--attr {pair}: expected name=value or name:=json")
+        prefix, dot, rest = name.partition(".")
+        if dot and prefix in NESTED_ATTRIBUTES:
+            attributes.setdefault(prefix, {})[rest] = value
+        else:
+            attributes[name] = value
+    return attributes
+
+
+def _keyring(path: str | None) -> Any:
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    elif os.environ.get(KEYS_ENV):
+        text = os.environ[KEYS_ENV]
+    else:
+        raise SystemExit(f"no signing keys: pass --keys FILE or set {KEYS_ENV} (edgesplit keys generate makes one)")
+    return load_keyring(text)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"{args.config}: {exc}", file=sys.stderr)
+        return 1
+    running = sum(1 for e in config.experiments if e.running)
+    print(f"{args.config}: valid (version {config.version!r}, {len(config.experiments)} experiments, {running} running)")
+    return 0
+
+
+def _assignments(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    config = load_config(args.config)
+    attributes = parse_attributes(args.attr or [])
+    return config, assign(config, args.id, attributes)
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    _config, result = _assignments(args)
+    out = {key: {"variant": a.variant, "index": a.index, "in_experiment": a.in_experiment, "reason": a.reason}
+           for key, a in result.items()}
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_token_sign(args: argparse.Namespace) -> int:
+    config, result = _assignments(args)
+    claims = DecisionClaims.from_assignments(args.id, result, config.version, time.time(), args.ttl)
+    print(sign_token(claims, _keyring(args.keys)))
+    return 0
+
+
+def cmd_token_verify(args: argparse.Namespace) -> int:
+    now = args.now if args.now is not None else time.time()
+    result = verify_token(args.token.strip(), _keyring(args.keys), now)
+    if not result.ok or result.claims is None:
+        print(json.dumps({"ok": False, "reason": result.reason, "key_id": result.key_id}))
+        return 1
+    print(json.dumps({"ok": True, "key_id": result.key_id, "claims": result.claims.to_json()}, indent=2))
+    return 0
+
+
+def cmd_keys_generate(args: argparse.Namespace) -> int:
+    key_id = args.id or time.strftime("%Y-%m-%d", time.gmtime())
+    print(json.dumps({"keys": [{"id": key_id, "alg": "HS256", "secret": b64url_encode(secrets.token_bytes(32))}]}, indent=2))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgesplit",
+        description="A/B-testing middleware for the edge: deterministic, signed, cache-safe variant decisions.",
+        epilog="Start with 'edgesplit demo', then 'edgesplit validate your-config.json'.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = sub.add_parser("validate", help="check a configuration; exit 1 listing every problem")
+    validate.add_argument("config", help="path to the JSON configuration")
+    validate.set_defaults(run=cmd_validate)
+
+    def visitor_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("config", help="path to the JSON configuration")
+        p.add_argument("--id", required=True, help="visitor id (the value of the visitor cookie)")
+        p.add_argument("--attr", action="append", metavar="NAME=VALUE",
+                       help="request attribute, repeatable: country=US, path=/shop, query.ref=news, visits:=3 (JSON)")
+
+    assign_cmd = sub.add_parser("assign", help="print a visitor's assignments as JSON")
+    visitor_options(assign_cmd)
+    assign_cmd.set_defaults(run=cmd_assign)
+
+    token = sub.add_parser("token", help="sign or verify the decision header an origin receives")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    sign = token_sub.add_parser("sign", help="assign a visitor and print the signed decision token")
+    visitor_options(sign)
+    sign.add_argument("--ttl", type=int, default=300, help="token lifetime in seconds (default 300)")
+    sign.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
+    sign.set_defaults(run=cmd_token_sign)
+    verify = token_sub.add_parser("verify", help="verify a token; exit 1 with the reason when rejected")
+    verify.add_argument("token")
+    verify.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
+    verify.add_argument("--now", type=float, help="verify as of this epoch time (default: now)")
+    verify.set_defaults(run=cmd_token_verify)
+
+    keys = sub.add_parser("keys", help="signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    generate = keys_sub.add_parser("generate", help="print a new keyring with one random HS256 key")
+    generate.add_argument("--id", help="key id (default: today's date)")
+    generate.set_defaults(run=cmd_keys_generate)
+
+    schema = sub.add_parser("schema", help="print the configuration's JSON Schema")
+    schema.set_defaults(run=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (ConfigError, KeyringError) as exc:
+        print(f"edgesplit: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"edgesplit: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
