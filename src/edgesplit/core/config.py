@@ -8,6 +8,7 @@ it when a new one is refused (see ``ConfigHolder``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,9 @@ __all__ = ["Config", "Overrides", "parse_config", "parse_config_text", "SCHEMA_V
 SCHEMA_VERSION = 1
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 MAX_EXPERIMENTS = 1000
+MAX_NESTING = 64
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 _NAME_PATTERN = KEY_PATTERN
 _TOP_LEVEL = ("$schema", "schema_version", "version", "experiments", "overrides")
 
@@ -132,6 +136,20 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _nesting_exceeds(text: str, limit: int) -> bool:
+    """True when brackets nest deeper than ``limit`` outside strings. Checked before parsing:
+    a deeply nested document would exhaust the smaller stack of WebAssembly runtimes."""
+    depth = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if match.group() in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def parse_config_text(text: str | bytes) -> Config:
     """Decode JSON text (strictly: no NaN, no duplicate keys, bounded size) and parse it."""
     if len(text) > MAX_DOCUMENT_BYTES:
@@ -139,6 +157,8 @@ def parse_config_text(text: str | bytes) -> Config:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
+        if _nesting_exceeds(text, MAX_NESTING):
+            raise ConfigError([Problem("", f"invalid JSON: nested deeper than {MAX_NESTING} levels")])
         document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem("", f"not UTF-8: {exc}")]) from None

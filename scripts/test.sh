@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs what the tests need (scripts/setup.sh) and runs the whole suite:
+# CPython unit, property and end-to-end tests, and the core again under Pyodide in Node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest "$@"

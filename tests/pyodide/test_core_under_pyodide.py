@@ -1,0 +1,46 @@
+"""The core's whole test suite, run again inside Pyodide 0.28.2 (Cloudflare's Python) under Node."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / ".cache" / "pyodide-site"
+RUNNER = ROOT / "tests" / "pyodide" / "run_pytest.mjs"
+
+pytestmark = pytest.mark.skipif(sys.platform == "emscripten", reason="this test starts Pyodide; it is not run inside it")
+
+
+def node() -> str:
+    found = os.environ.get("EDGESPLIT_NODE") or shutil.which("node")
+    missing = [what for what, ok in [
+        ("node", found), ("node_modules/pyodide (npm ci)", (ROOT / "node_modules" / "pyodide").is_dir()),
+        (".cache/pyodide-site (python scripts/pyodide_deps.py)", (SITE / ".requirements").exists()),
+    ] if not ok]
+    if missing:
+        if os.environ.get("EDGESPLIT_SKIP_PYODIDE") == "1":
+            pytest.skip("EDGESPLIT_SKIP_PYODIDE=1")
+        pytest.fail(f"missing {', '.join(missing)}: run scripts/setup.sh")
+    assert found
+    return found
+
+
+@pytest.mark.slow
+def test_core_suite_passes_under_pyodide() -> None:
+    result = subprocess.run(
+        [node(), str(RUNNER), str(ROOT), str(SITE), "tests/core", "-q"],
+        capture_output=True, text=True, timeout=900, cwd=ROOT,
+    )
+    output = result.stdout + result.stderr
+    assert "pyodide 3.13" in output and "on emscripten" in output, output[-3000:]
+    assert result.returncode == 0, output[-6000:]
+    summary = re.search(r"(\d+) passed", output)
+    assert summary and int(summary.group(1)) >= 250, output[-3000:]
+    assert " failed" not in output.splitlines()[-1]
