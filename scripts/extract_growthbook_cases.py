@@ -15,8 +15,17 @@ from __future__ import annotations
 import json
 import sys
 
-SUPPORTED = {"key", "variations", "coverage", "weights", "namespace", "seed", "hashVersion",
-             "hashAttribute", "active"}
+SUPPORTED = {
+    "key",
+    "variations",
+    "coverage",
+    "weights",
+    "namespace",
+    "seed",
+    "hashVersion",
+    "hashAttribute",
+    "active",
+}
 
 
 def convert_run(case: list) -> dict | None:
@@ -27,7 +36,9 @@ def convert_run(case: list) -> dict | None:
     if len(variations) < 2 or variations.count(expected_value) != 1:
         return None
     weights = experiment.get("weights")
-    if weights is not None and (len(weights) != len(variations) or not 0.99 <= sum(weights) <= 1.01):
+    if weights is not None and (
+        len(weights) != len(variations) or not 0.99 <= sum(weights) <= 1.01
+    ):
         return None
     coverage = experiment.get("coverage", 1)
     if not 0 <= coverage <= 1:
@@ -50,8 +61,11 @@ def convert_run(case: list) -> dict | None:
     if "namespace" in experiment:
         ns_id, start, end = experiment["namespace"]
         config_experiment["namespace"] = {"id": ns_id, "range": [start, end]}
-    attributes = {k: v for k, v in context.get("attributes", {}).items()
-                  if isinstance(v, (str, int)) and not isinstance(v, bool)}
+    attributes = {
+        k: v
+        for k, v in context.get("attributes", {}).items()
+        if isinstance(v, (str, int)) and not isinstance(v, bool)
+    }
     return {
         "name": name,
         "experiment": config_experiment,
@@ -68,8 +82,16 @@ def main(source: str) -> None:
     out = {
         "source": "growthbook/growthbook-python tests/cases.json, spec 0.7.1 (MIT licence)",
         "specVersion": cases["specVersion"],
-        **{section: cases[section] for section in
-           ("hash", "getBucketRange", "chooseVariation", "inNamespace", "getEqualWeights")},
+        **{
+            section: cases[section]
+            for section in (
+                "hash",
+                "getBucketRange",
+                "chooseVariation",
+                "inNamespace",
+                "getEqualWeights",
+            )
+        },
         "run": runs,
     }
     with open("tests/cases/growthbook-0.7.1.json", "w", encoding="utf-8") as handle:

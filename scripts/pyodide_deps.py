@@ -27,8 +27,24 @@ def main(target: str) -> None:
         return
     with tempfile.TemporaryDirectory() as download:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--platform", "any",
-             "--python-version", "3.13", "--implementation", "py", "-r", str(REQUIREMENTS), "-d", download],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--only-binary=:all:",
+                "--platform",
+                "any",
+                "--python-version",
+                "3.13",
+                "--implementation",
+                "py",
+                "-r",
+                str(REQUIREMENTS),
+                "-d",
+                download,
+            ],
             check=True,
         )
         site.mkdir(parents=True, exist_ok=True)

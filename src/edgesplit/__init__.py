@@ -63,20 +63,22 @@ def load_config(source: Any) -> Config:
             with open(source, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
-            raise ConfigError([Problem("", f"cannot read {os.fspath(source)!r}: {exc.strerror}")]) from None
+            raise ConfigError(
+                [Problem("", f"cannot read {os.fspath(source)!r}: {exc.strerror}")]
+            ) from None
         return parse_config_text(data)
     raise TypeError(f"load_config takes a path, JSON text or a dict, not {type(source).__name__}")
 
 
 def load_keyring(source: Any) -> Keyring:
-    """A ``Keyring`` from JSON text or a decoded dict; EdDSA keys use ``cryptography`` if present."""
+    """A ``Keyring`` from JSON text or a dict; EdDSA keys use ``cryptography`` if installed."""
     from .core.keys import parse_keyring_text
 
-    ed25519 = None
     try:
-        from .ed25519 import ed25519_key as ed25519
+        from .ed25519 import ed25519_key
     except ImportError:  # cryptography is an optional extra; HS256 needs nothing
-        pass
+        ed25519_key = None  # type: ignore[assignment]
+    ed25519 = ed25519_key
     if isinstance(source, dict):
         return parse_keyring(source, ed25519=ed25519)
     return parse_keyring_text(source, ed25519=ed25519)

@@ -54,7 +54,10 @@ def _keyring(path: str | None) -> Any:
     elif os.environ.get(KEYS_ENV):
         text = os.environ[KEYS_ENV]
     else:
-        raise SystemExit(f"no signing keys: pass --keys FILE or set {KEYS_ENV} (edgesplit keys generate makes one)")
+        raise SystemExit(
+            f"no signing keys: pass --keys FILE or set {KEYS_ENV} "
+            "('edgesplit keys generate' makes a keyring)"
+        )
     return load_keyring(text)
 
 
@@ -65,7 +68,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.config}: {exc}", file=sys.stderr)
         return 1
     running = sum(1 for e in config.experiments if e.running)
-    print(f"{args.config}: valid (version {config.version!r}, {len(config.experiments)} experiments, {running} running)")
+    print(
+        f"{args.config}: valid (version {config.version!r}, "
+        f"{len(config.experiments)} experiments, {running} running)"
+    )
     return 0
 
 
@@ -77,8 +83,15 @@ def _assignments(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 def cmd_assign(args: argparse.Namespace) -> int:
     _config, result = _assignments(args)
-    out = {key: {"variant": a.variant, "index": a.index, "in_experiment": a.in_experiment, "reason": a.reason}
-           for key, a in result.items()}
+    out = {
+        key: {
+            "variant": a.variant,
+            "index": a.index,
+            "in_experiment": a.in_experiment,
+            "reason": a.reason,
+        }
+        for key, a in result.items()
+    }
     print(json.dumps(out, indent=2))
     return 0
 
@@ -96,13 +109,26 @@ def cmd_token_verify(args: argparse.Namespace) -> int:
     if not result.ok or result.claims is None:
         print(json.dumps({"ok": False, "reason": result.reason, "key_id": result.key_id}))
         return 1
-    print(json.dumps({"ok": True, "key_id": result.key_id, "claims": result.claims.to_json()}, indent=2))
+    print(
+        json.dumps(
+            {"ok": True, "key_id": result.key_id, "claims": result.claims.to_json()}, indent=2
+        )
+    )
     return 0
 
 
 def cmd_keys_generate(args: argparse.Namespace) -> int:
     key_id = args.id or time.strftime("%Y-%m-%d", time.gmtime())
-    print(json.dumps({"keys": [{"id": key_id, "alg": "HS256", "secret": b64url_encode(secrets.token_bytes(32))}]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "keys": [
+                    {"id": key_id, "alg": "HS256", "secret": b64url_encode(secrets.token_bytes(32))}
+                ]
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -116,20 +142,28 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgesplit",
-        description="A/B-testing middleware for the edge: deterministic, signed, cache-safe variant decisions.",
+        description="A/B-testing middleware for the edge: deterministic, signed, "
+        "cache-safe variant decisions.",
         epilog="Start with 'edgesplit demo', then 'edgesplit validate your-config.json'.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    validate = sub.add_parser("validate", help="check a configuration; exit 1 listing every problem")
+    validate = sub.add_parser(
+        "validate", help="check a configuration; exit 1 listing every problem"
+    )
     validate.add_argument("config", help="path to the JSON configuration")
     validate.set_defaults(run=cmd_validate)
 
     def visitor_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("config", help="path to the JSON configuration")
         p.add_argument("--id", required=True, help="visitor id (the value of the visitor cookie)")
-        p.add_argument("--attr", action="append", metavar="NAME=VALUE",
-                       help="request attribute, repeatable: country=US, path=/shop, query.ref=news, visits:=3 (JSON)")
+        p.add_argument(
+            "--attr",
+            action="append",
+            metavar="NAME=VALUE",
+            help="request attribute, repeatable: country=US, path=/shop, query.ref=news, "
+            "visits:=3 (JSON value)",
+        )
 
     assign_cmd = sub.add_parser("assign", help="print a visitor's assignments as JSON")
     visitor_options(assign_cmd)
@@ -139,10 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     sign = token_sub.add_parser("sign", help="assign a visitor and print the signed decision token")
     visitor_options(sign)
-    sign.add_argument("--ttl", type=int, default=300, help="token lifetime in seconds (default 300)")
+    sign.add_argument(
+        "--ttl", type=int, default=300, help="token lifetime in seconds (default 300)"
+    )
     sign.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
     sign.set_defaults(run=cmd_token_sign)
-    verify = token_sub.add_parser("verify", help="verify a token; exit 1 with the reason when rejected")
+    verify = token_sub.add_parser(
+        "verify", help="verify a token; exit 1 with the reason when rejected"
+    )
     verify.add_argument("token")
     verify.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
     verify.add_argument("--now", type=float, help="verify as of this epoch time (default: now)")

@@ -14,15 +14,28 @@ import pytest
 from edgesplit.cli import parse_attributes
 
 EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"
-CONFIG = {"schema_version": 1, "version": "cli-1", "experiments": [
-    {"key": "hero", "variants": [{"key": "control"}, {"key": "bold"}]},
-    {"key": "shop", "variants": [{"key": "a"}, {"key": "b"}], "targeting": {"paths": ["/shop/**"], "when": {"country": "US"}}},
-]}
+CONFIG = {
+    "schema_version": 1,
+    "version": "cli-1",
+    "experiments": [
+        {"key": "hero", "variants": [{"key": "control"}, {"key": "bold"}]},
+        {
+            "key": "shop",
+            "variants": [{"key": "a"}, {"key": "b"}],
+            "targeting": {"paths": ["/shop/**"], "when": {"country": "US"}},
+        },
+    ],
+}
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([EDGESPLIT, *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [EDGESPLIT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture
@@ -47,8 +60,21 @@ def test_validate_ok(config_file: Path) -> None:
 
 def test_validate_lists_every_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"schema_version": 1, "version": "x", "experiments": [
-        {"key": "a", "variants": [{"key": "a", "weight": -1}, {"key": "b"}], "coverage": 3}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "version": "x",
+                "experiments": [
+                    {
+                        "key": "a",
+                        "variants": [{"key": "a", "weight": -1}, {"key": "b"}],
+                        "coverage": 3,
+                    }
+                ],
+            }
+        )
+    )
     result = run("validate", str(bad))
     assert result.returncode == 1
     assert "experiments[0].variants[0].weight: must be >= 0" in result.stderr
@@ -62,13 +88,27 @@ def test_validate_missing_file(tmp_path: Path) -> None:
 
 
 def test_assign_prints_json(config_file: Path) -> None:
-    result = run("assign", str(config_file), "--id", "visitor-1", "--attr", "path=/shop/x", "--attr", "country=US")
+    result = run(
+        "assign",
+        str(config_file),
+        "--id",
+        "visitor-1",
+        "--attr",
+        "path=/shop/x",
+        "--attr",
+        "country=US",
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert set(out) == {"hero", "shop"}
     assert out["shop"]["in_experiment"] is True and out["shop"]["variant"] in ("a", "b")
     elsewhere = json.loads(run("assign", str(config_file), "--id", "visitor-1").stdout)
-    assert elsewhere["shop"] == {"variant": None, "index": None, "in_experiment": False, "reason": "not_targeted"}
+    assert elsewhere["shop"] == {
+        "variant": None,
+        "index": None,
+        "in_experiment": False,
+        "reason": "not_targeted",
+    }
     assert elsewhere["hero"] == out["hero"]
 
 
@@ -95,8 +135,13 @@ def test_keys_from_environment(config_file: Path, keys_file: Path) -> None:
 
 def test_missing_keys_explain_themselves(config_file: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "EDGESPLIT_KEYS"}
-    result = subprocess.run([EDGESPLIT, "token", "sign", str(config_file), "--id", "v"], capture_output=True,
-                            text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [EDGESPLIT, "token", "sign", str(config_file), "--id", "v"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 1 and "edgesplit keys generate" in result.stderr
 
 
@@ -105,7 +150,14 @@ def test_schema_is_printed() -> None:
 
 
 def test_parse_attributes() -> None:
-    assert parse_attributes(["country=US", "visits:=3", "query.ref=news", "cookie.plan=pro", "a=b:=c"]) == {
-        "country": "US", "visits": 3, "query": {"ref": "news"}, "cookie": {"plan": "pro"}, "a": "b:=c"}
+    assert parse_attributes(
+        ["country=US", "visits:=3", "query.ref=news", "cookie.plan=pro", "a=b:=c"]
+    ) == {
+        "country": "US",
+        "visits": 3,
+        "query": {"ref": "news"},
+        "cookie": {"plan": "pro"},
+        "a": "b:=c",
+    }
     with pytest.raises(SystemExit):
         parse_attributes(["novalue"])

@@ -19,8 +19,15 @@ def compiled(doc: Any):
     return condition
 
 
-ATTRS = {"country": "US", "device": "mobile", "visits": 3, "beta": True,
-         "query": {"utm_source": "news", "age": "42"}, "cookie": {"plan": "pro"}, "header.x-tier": "gold"}
+ATTRS = {
+    "country": "US",
+    "device": "mobile",
+    "visits": 3,
+    "beta": True,
+    "query": {"utm_source": "news", "age": "42"},
+    "cookie": {"plan": "pro"},
+    "header.x-tier": "gold",
+}
 
 
 @pytest.mark.parametrize(
@@ -37,15 +44,15 @@ ATTRS = {"country": "US", "device": "mobile", "visits": 3, "beta": True,
         ({"country": {"$exists": True}}, True),
         ({"visits": {"$gte": 3, "$lt": 4}}, True),
         ({"visits": {"$gt": 3}}, False),
-        ({"query.age": {"$gt": 40}}, True),          # numeric strings compare as numbers
+        ({"query.age": {"$gt": 40}}, True),  # numeric strings compare as numbers
         ({"query.utm_source": {"$gt": 40}}, False),  # non-numeric never matches a number
-        ({"country": {"$gt": "AA"}}, True),          # strings compare as strings
-        ({"visits": {"$gt": "1"}}, False),           # mixed types never match
+        ({"country": {"$gt": "AA"}}, True),  # strings compare as strings
+        ({"visits": {"$gt": "1"}}, False),  # mixed types never match
         ({"beta": True}, True),
-        ({"beta": 1}, False),                        # booleans are not numbers
+        ({"beta": 1}, False),  # booleans are not numbers
         ({"query.utm_source": {"$regex": "^ne"}}, True),
         ({"cookie.plan": "pro", "device": "mobile"}, True),
-        ({"header.x-tier": "gold"}, True),           # a flat dotted attribute wins
+        ({"header.x-tier": "gold"}, True),  # a flat dotted attribute wins
         ({"$or": [{"country": "CA"}, {"device": "mobile"}]}, True),
         ({"$and": [{"country": "US"}, {"device": "desktop"}]}, False),
         ({"$nor": [{"country": "CA"}, {"device": "desktop"}]}, True),
@@ -63,7 +70,10 @@ def test_semantics(doc: dict, expected: bool) -> None:
     "doc,expected",
     [
         ([], "when: a condition must be an object"),
-        ({"$xor": []}, "when.$xor: unknown operator; use one of $and, $or, $nor, $not here, or an attribute name"),
+        (
+            {"$xor": []},
+            "when.$xor: unknown operator; use one of $and, $or, $nor, $not here, or an attribute name",
+        ),
         ({"$or": []}, "when.$or: must have at least 1 item"),
         ({"a": {"$in": "US"}}, "when.a.$in: must be an array, not string"),
         ({"a": {"$in": [["nested"]]}}, "when.a.$in[0]: must be a string, number, boolean or null"),
@@ -78,14 +88,35 @@ def test_errors(doc: Any, expected: str) -> None:
     assert [str(p) for p in reader.problems] == [expected]
 
 
-SCALAR = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
-ANY = st.recursive(SCALAR, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.sampled_from(["$and", "$or", "$not", "$in", "$gt", "$regex", "$exists", "a", "b.c", "$eq"]) | st.text(max_size=3),
-    inner, max_size=3), max_leaves=15)
+SCALAR = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
+)
+ANY = st.recursive(
+    SCALAR,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["$and", "$or", "$not", "$in", "$gt", "$regex", "$exists", "a", "b.c", "$eq"]
+            )
+            | st.text(max_size=3),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=15,
+)
 
 
-@given(doc=ANY, attributes=st.dictionaries(st.sampled_from(["a", "b", "b.c"]), SCALAR | st.dictionaries(st.just("c"), SCALAR)))
-def test_fuzzed_conditions_compile_or_report_and_never_raise_when_run(doc: Any, attributes: dict) -> None:
+@given(
+    doc=ANY,
+    attributes=st.dictionaries(
+        st.sampled_from(["a", "b", "b.c"]), SCALAR | st.dictionaries(st.just("c"), SCALAR)
+    ),
+)
+def test_fuzzed_conditions_compile_or_report_and_never_raise_when_run(
+    doc: Any, attributes: dict
+) -> None:
     reader = Reader()
     condition = compile_condition(doc, "when", reader)
     if condition is None:

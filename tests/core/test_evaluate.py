@@ -11,7 +11,9 @@ from edgesplit.core import assign, parse_forced_variants
 
 
 def test_stable_for_the_same_visitor() -> None:
-    cfg = config(experiment("a"), experiment("b", variants=[{"key": "x"}, {"key": "y"}, {"key": "z"}]))
+    cfg = config(
+        experiment("a"), experiment("b", variants=[{"key": "x"}, {"key": "y"}, {"key": "z"}])
+    )
     first = assign(cfg, "visitor-42")
     assert all(assign(cfg, "visitor-42") == first for _ in range(10))
     assert {r.reason for r in first.values()} == {"bucketed"}
@@ -21,7 +23,12 @@ def test_not_targeted_has_no_variant() -> None:
     cfg = config(experiment("shop", targeting={"paths": ["/shop/**"], "when": {"country": "US"}}))
     assert assign(cfg, "v", {"path": "/blog", "country": "US"})["shop"].variant is None
     miss = assign(cfg, "v", {"path": "/shop/x", "country": "FR"})["shop"]
-    assert (miss.variant, miss.index, miss.in_experiment, miss.reason) == (None, None, False, "not_targeted")
+    assert (miss.variant, miss.index, miss.in_experiment, miss.reason) == (
+        None,
+        None,
+        False,
+        "not_targeted",
+    )
     assert assign(cfg, "v", {"path": "/shop/x", "country": "US"})["shop"].in_experiment
 
 
@@ -30,7 +37,12 @@ def test_paused_and_stopped_serve_control_out_of_experiment(status: str) -> None
     cfg = config(experiment("a", status=status))
     for n in range(200):
         result = assign(cfg, f"v{n}")["a"]
-        assert (result.variant, result.index, result.in_experiment, result.reason) == ("control", 0, False, status)
+        assert (result.variant, result.index, result.in_experiment, result.reason) == (
+            "control",
+            0,
+            False,
+            status,
+        )
 
 
 def test_zero_coverage_keeps_everyone_out() -> None:
@@ -47,7 +59,16 @@ def test_raising_coverage_never_moves_a_visitor_between_variants() -> None:
 
 
 def test_zero_weight_variant_gets_nobody() -> None:
-    cfg = config(experiment("a", variants=[{"key": "c", "weight": 1}, {"key": "off", "weight": 0}, {"key": "t", "weight": 1}]))
+    cfg = config(
+        experiment(
+            "a",
+            variants=[
+                {"key": "c", "weight": 1},
+                {"key": "off", "weight": 0},
+                {"key": "t", "weight": 1},
+            ],
+        )
+    )
     assert "off" not in {assign(cfg, f"v{n}")["a"].variant for n in range(2000)}
 
 
@@ -76,7 +97,10 @@ def test_custom_hash_attribute() -> None:
     assert by_user.in_experiment
     # The same user on another device gets the same variant.
     assert assign(cfg, "device-2", {"user_id": "u-7"})["a"].index == by_user.index
-    assert assign(cfg, "device-2", {"user_id": 7})["a"] == assign(cfg, "device-3", {"user_id": "7"})["a"]
+    assert (
+        assign(cfg, "device-2", {"user_id": 7})["a"]
+        == assign(cfg, "device-3", {"user_id": "7"})["a"]
+    )
 
 
 def test_forced_variants_only_when_enabled() -> None:
@@ -86,7 +110,12 @@ def test_forced_variants_only_when_enabled() -> None:
     assert assign(off, "v", attrs)["a"].reason == "bucketed"
     on = config(exp, overrides={"enabled": True})
     forced = assign(on, "v", attrs)["a"]
-    assert (forced.variant, forced.index, forced.in_experiment, forced.reason) == ("t", 1, False, "forced")
+    assert (forced.variant, forced.index, forced.in_experiment, forced.reason) == (
+        "t",
+        1,
+        False,
+        "forced",
+    )
     by_cookie = assign(on, "v", {"cookie": {"edgesplit_force": "a:c"}})["a"]
     assert (by_cookie.variant, by_cookie.reason) == ("c", "forced")
     # Unknown variants are ignored; the visitor is bucketed as usual.
@@ -100,17 +129,27 @@ def test_forced_variant_overrides_a_pause() -> None:
 
 @pytest.mark.parametrize(
     "text,expected",
-    [("a:x,b:y", {"a": "x", "b": "y"}), (" a:x , junk,:y,z:", {"a": "x"}), (None, {}), ("a:" * 5000, {})],
+    [
+        ("a:x,b:y", {"a": "x", "b": "y"}),
+        (" a:x , junk,:y,z:", {"a": "x"}),
+        (None, {}),
+        ("a:" * 5000, {}),
+    ],
 )
 def test_parse_forced_variants(text: object, expected: dict) -> None:
     assert parse_forced_variants(text) == expected
 
 
-@given(visitor_id=st.text(st.characters(exclude_categories=()), max_size=5000),
-       path=st.text(max_size=50), country=st.text(max_size=5))
+@given(
+    visitor_id=st.text(st.characters(exclude_categories=()), max_size=5000),
+    path=st.text(max_size=50),
+    country=st.text(max_size=5),
+)
 def test_hostile_ids_and_attributes_never_raise(visitor_id: str, path: str, country: str) -> None:
-    cfg = config(experiment("a", targeting={"paths": ["/x/**"], "when": {"country": {"$regex": "^U"}}}),
-                 experiment("b", hash="growthbook-v2"))
+    cfg = config(
+        experiment("a", targeting={"paths": ["/x/**"], "when": {"country": {"$regex": "^U"}}}),
+        experiment("b", hash="growthbook-v2"),
+    )
     result = assign(cfg, visitor_id, {"path": path, "country": country})
     assert set(result) == {"a", "b"}
     if visitor_id:

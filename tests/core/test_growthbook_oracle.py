@@ -25,7 +25,9 @@ def _oracle(visitor_id: str, spec: dict) -> tuple[bool, int]:
         coverage=spec.get("coverage", 1),
         hashVersion=int(spec["hash"][-1]),
         seed=spec.get("seed"),
-        namespace=(spec["namespace"]["id"], *spec["namespace"]["range"]) if "namespace" in spec else None,
+        namespace=(spec["namespace"]["id"], *spec["namespace"]["range"])
+        if "namespace" in spec
+        else None,
     )
     result = growthbook.GrowthBook(attributes={"id": visitor_id}).run(gb_experiment)
     return result.inExperiment, result.variationId
@@ -54,8 +56,10 @@ def _random_id(rng: random.Random) -> str:
     if kind < 0.4:
         return f"{rng.getrandbits(128):032x}"
     if kind < 0.7:  # any BMP or astral code point, surrogates excluded
-        return "".join(chr(rng.choice([rng.randint(0x20, 0xD7FF), rng.randint(0xE000, 0x10FFFF)]))
-                       for _ in range(rng.randint(1, 24)))
+        return "".join(
+            chr(rng.choice([rng.randint(0x20, 0xD7FF), rng.randint(0xE000, 0x10FFFF)]))
+            for _ in range(rng.randint(1, 24))
+        )
     return str(rng.randint(0, 10**12))
 
 
@@ -75,10 +79,21 @@ def test_assignments_equal_growthbook_on_20k_random_ids(scheme: str) -> None:
     assert mismatches == []
 
 
-@given(visitor_id=st.text(st.characters(exclude_categories=()), min_size=1, max_size=40), scheme=st.sampled_from(["growthbook-v1", "growthbook-v2"]),
-       coverage=st.floats(0, 1))
+@given(
+    visitor_id=st.text(st.characters(exclude_categories=()), min_size=1, max_size=40),
+    scheme=st.sampled_from(["growthbook-v1", "growthbook-v2"]),
+    coverage=st.floats(0, 1),
+)
 def test_any_unicode_id_matches_growthbook(visitor_id: str, scheme: str, coverage: float) -> None:
-    spec = {"key": "prop", "hash": scheme, "coverage": coverage,
-            "variants": [{"key": "a", "weight": 0.2}, {"key": "b", "weight": 0.3}, {"key": "c", "weight": 0.5}]}
+    spec = {
+        "key": "prop",
+        "hash": scheme,
+        "coverage": coverage,
+        "variants": [
+            {"key": "a", "weight": 0.2},
+            {"key": "b", "weight": 0.3},
+            {"key": "c", "weight": 0.5},
+        ],
+    }
     ours = assign(config(experiment(**spec)), visitor_id)["prop"]
     assert (ours.in_experiment, ours.index) == _oracle(visitor_id, spec)

@@ -21,7 +21,7 @@ from edgesplit.core.paths import PathPatternError, compile_path_patterns
         ("/a/**/z", "/a/b/c/z", True),
         ("/item-?", "/item-7", True),
         ("/item-?", "/item-/", False),
-        ("/a.b", "/axb", False),   # regex characters are literal
+        ("/a.b", "/axb", False),  # regex characters are literal
         ("/a+(b)", "/a+(b)", True),
     ],
 )

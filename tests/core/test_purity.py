@@ -11,8 +11,27 @@ import edgesplit
 import edgesplit.core
 
 CORE = pathlib.Path(edgesplit.core.__file__).parent
-FORBIDDEN = {"asyncio", "socket", "http", "urllib", "sqlite3", "ssl", "js", "pyodide", "workers", "aiohttp",
-             "time", "random", "secrets", "uuid", "os", "threading", "subprocess", "io", "pathlib"}
+FORBIDDEN = {
+    "asyncio",
+    "socket",
+    "http",
+    "urllib",
+    "sqlite3",
+    "ssl",
+    "js",
+    "pyodide",
+    "workers",
+    "aiohttp",
+    "time",
+    "random",
+    "secrets",
+    "uuid",
+    "os",
+    "threading",
+    "subprocess",
+    "io",
+    "pathlib",
+}
 
 
 def _imports(path: pathlib.Path) -> set[str]:
@@ -39,4 +58,6 @@ def test_public_api_lists_exactly_what_exists() -> None:
         assert module.__all__ == sorted(module.__all__)
         for name in module.__all__:
             assert hasattr(module, name), (module.__name__, name)
-    assert {"load_config", "assign", "ConfigError", "sign_token", "verify_token"} <= set(edgesplit.__all__)
+    assert {"load_config", "assign", "ConfigError", "sign_token", "verify_token"} <= set(
+        edgesplit.__all__
+    )

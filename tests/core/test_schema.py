@@ -17,12 +17,27 @@ VALIDATOR = jsonschema.Draft202012Validator(json.loads(schema_text()))
 
 VALID = [
     document(experiment("a")),
-    document(experiment("a", coverage=0.3, status="paused", hash="growthbook-v2", seed="s", hash_attribute="user_id",
-                        namespace={"id": "n", "range": [0, 0.5]},
-                        targeting={"paths": ["/x/**"], "exclude_paths": ["/x/y"],
-                                   "when": {"$or": [{"country": {"$in": ["US"]}}, {"query.a": {"$not": {"$regex": "b"}}}],
-                                            "visits": {"$gte": 2}, "beta": True}}),
-             overrides={"enabled": True, "query_param": "qa"}),
+    document(
+        experiment(
+            "a",
+            coverage=0.3,
+            status="paused",
+            hash="growthbook-v2",
+            seed="s",
+            hash_attribute="user_id",
+            namespace={"id": "n", "range": [0, 0.5]},
+            targeting={
+                "paths": ["/x/**"],
+                "exclude_paths": ["/x/y"],
+                "when": {
+                    "$or": [{"country": {"$in": ["US"]}}, {"query.a": {"$not": {"$regex": "b"}}}],
+                    "visits": {"$gte": 2},
+                    "beta": True,
+                },
+            },
+        ),
+        overrides={"enabled": True, "query_param": "qa"},
+    ),
 ]
 INVALID = [
     {"version": "1", "experiments": []},
@@ -48,13 +63,21 @@ def test_invalid_documents_fail_both(doc: dict) -> None:
     assert list(VALIDATOR.iter_errors(doc)) != []
 
 
-VARIANT = st.fixed_dictionaries({"key": st.sampled_from(["a", "b", "c", "d"])},
-                                optional={"weight": st.integers(0, 5) | st.floats(0, 5)})
+VARIANT = st.fixed_dictionaries(
+    {"key": st.sampled_from(["a", "b", "c", "d"])},
+    optional={"weight": st.integers(0, 5) | st.floats(0, 5)},
+)
 EXPERIMENT = st.fixed_dictionaries(
-    {"key": st.sampled_from(["e1", "e2", "e3"]), "variants": st.lists(VARIANT, min_size=2, max_size=4)},
-    optional={"coverage": st.floats(0, 1), "status": st.sampled_from(["running", "paused", "stopped"]),
-              "hash": st.sampled_from(["edgesplit", "growthbook-v1", "growthbook-v2"]),
-              "seed": st.text(min_size=1, max_size=5)},
+    {
+        "key": st.sampled_from(["e1", "e2", "e3"]),
+        "variants": st.lists(VARIANT, min_size=2, max_size=4),
+    },
+    optional={
+        "coverage": st.floats(0, 1),
+        "status": st.sampled_from(["running", "paused", "stopped"]),
+        "hash": st.sampled_from(["edgesplit", "growthbook-v1", "growthbook-v2"]),
+        "seed": st.text(min_size=1, max_size=5),
+    },
 )
 
 

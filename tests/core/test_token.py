@@ -29,9 +29,14 @@ KEYRING = Keyring((HmacKey("k1", SECRET),))
 
 
 def claims(**changes: object) -> DecisionClaims:
-    fields = {"visitor_id": "visitor-1", "assignments": {"hero": "bold", "price": "control"},
-              "config_version": "v7", "issued_at": NOW, "expires_at": NOW + 300,
-              "held_out": frozenset({"price"})}
+    fields = {
+        "visitor_id": "visitor-1",
+        "assignments": {"hero": "bold", "price": "control"},
+        "config_version": "v7",
+        "issued_at": NOW,
+        "expires_at": NOW + 300,
+        "held_out": frozenset({"price"}),
+    }
     fields.update(changes)
     return DecisionClaims(**fields)  # type: ignore[arg-type]
 
@@ -53,8 +58,11 @@ def test_shape_is_compact_and_header_and_cookie_safe() -> None:
 
 
 def test_from_assignments_keeps_applicable_and_marks_held_out() -> None:
-    cfg = config(experiment("on"), experiment("off", status="paused"),
-                 experiment("elsewhere", targeting={"paths": ["/x"]}))
+    cfg = config(
+        experiment("on"),
+        experiment("off", status="paused"),
+        experiment("elsewhere", targeting={"paths": ["/x"]}),
+    )
     result = assign(cfg, "v1", {"path": "/"})
     built = DecisionClaims.from_assignments("v1", result, cfg.version, NOW + 0.9, 60)
     assert set(built.assignments) == {"on", "off"}
@@ -67,7 +75,7 @@ def test_every_single_character_change_is_rejected() -> None:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
     for i, original in enumerate(token):
         for replacement in (alphabet[(alphabet.index(original) + 1) % len(alphabet)], "="):
-            tampered = token[:i] + replacement + token[i + 1:]
+            tampered = token[:i] + replacement + token[i + 1 :]
             result = verify_token(tampered, KEYRING, NOW)
             assert not result.ok and result.reason in REJECTION_REASONS, (i, tampered)
 
@@ -80,10 +88,10 @@ def _resign(token: str, change) -> str:
 @pytest.mark.parametrize(
     "mangle,reason",
     [
-        (lambda t: t[:-1], "malformed"),            # truncated signature: non-canonical base64
+        (lambda t: t[:-1], "malformed"),  # truncated signature: non-canonical base64
         (lambda t: _resign(t, lambda sig: sig[:-3]), "bad_signature"),  # truncated, canonical
         (lambda t: _resign(t, lambda sig: sig + b"\0"), "bad_signature"),
-        (lambda t: t + "=", "malformed"),           # padded
+        (lambda t: t + "=", "malformed"),  # padded
         (lambda t: t + "==", "malformed"),
         (lambda t: t.rsplit(".", 1)[0], "malformed"),
         (lambda t: t + ".x", "malformed"),
@@ -108,7 +116,7 @@ def test_signature_from_another_secret_is_rejected() -> None:
 
 def test_lifetime() -> None:
     token = sign_token(claims(), KEYRING)
-    assert verify_token(token, KEYRING, NOW + 300 + 59).ok          # within leeway
+    assert verify_token(token, KEYRING, NOW + 300 + 59).ok  # within leeway
     assert verify_token(token, KEYRING, NOW + 300 + 60).reason == "expired"
     assert verify_token(token, KEYRING, NOW - 61).reason == "not_yet_valid"
     assert verify_token(token, KEYRING, NOW + 400, leeway=0).reason == "expired"
@@ -117,10 +125,18 @@ def test_lifetime() -> None:
 def test_rotation_new_key_signs_old_key_verifies_until_grace_ends() -> None:
     old = Keyring((HmacKey("2026-10", SECRET),))
     token_from_old = sign_token(claims(), old)
-    rotated = parse_keyring({"keys": [
-        {"id": "2026-11", "secret": b64url_encode(OTHER)},
-        {"id": "2026-10", "secret": b64url_encode(SECRET), "verify_until": "2025-11-24T16:00:00Z"},
-    ]})
+    rotated = parse_keyring(
+        {
+            "keys": [
+                {"id": "2026-11", "secret": b64url_encode(OTHER)},
+                {
+                    "id": "2026-10",
+                    "secret": b64url_encode(SECRET),
+                    "verify_until": "2025-11-24T16:00:00Z",
+                },
+            ]
+        }
+    )
     assert rotated.signer.id == "2026-11"
     assert sign_token(claims(), rotated).split(".")[1] == "2026-11"
     grace_end = 1_764_000_000  # 2025-11-24T16:00:00Z
@@ -142,9 +158,26 @@ def test_short_keys_are_refused() -> None:
         ({"keys": []}, "keys: must have at least 1 item"),
         ({"keys": [{"id": "k"}]}, "keys[0].secret: is required for HS256"),
         ({"keys": [{"id": "k", "secret": "!!"}]}, "keys[0].secret: must be base64url"),
-        ({"keys": [{"id": "k", "secret": b64url_encode(SECRET), "verify_until": "tomorrow"}]}, "keys[0].verify_until"),
-        ({"keys": [{"id": "k", "secret": b64url_encode(SECRET), "verify_until": "2026-01-01T00:00:00"}]}, "needs a timezone"),
-        ({"keys": [{"id": "k", "alg": "EdDSA", "public_key": b64url_encode(SECRET)}]}, "EdDSA needs an Ed25519 backend"),
+        (
+            {"keys": [{"id": "k", "secret": b64url_encode(SECRET), "verify_until": "tomorrow"}]},
+            "keys[0].verify_until",
+        ),
+        (
+            {
+                "keys": [
+                    {
+                        "id": "k",
+                        "secret": b64url_encode(SECRET),
+                        "verify_until": "2026-01-01T00:00:00",
+                    }
+                ]
+            },
+            "needs a timezone",
+        ),
+        (
+            {"keys": [{"id": "k", "alg": "EdDSA", "public_key": b64url_encode(SECRET)}]},
+            "EdDSA needs an Ed25519 backend",
+        ),
     ],
 )
 def test_keyring_problems(doc: dict, message: str) -> None:
@@ -171,10 +204,14 @@ def test_arbitrary_input_is_rejected_with_a_reason(token: object) -> None:
     assert not result.ok and result.reason in REJECTION_REASONS
 
 
-@given(visitor=st.text(st.characters(exclude_categories=()), max_size=100),
-       assignments=st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=5))
+@given(
+    visitor=st.text(st.characters(exclude_categories=()), max_size=100),
+    assignments=st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=5),
+)
 def test_any_claims_round_trip(visitor: str, assignments: dict) -> None:
-    original = claims(visitor_id=visitor, assignments=assignments, held_out=frozenset(list(assignments)[:1]))
+    original = claims(
+        visitor_id=visitor, assignments=assignments, held_out=frozenset(list(assignments)[:1])
+    )
     result = verify_token(sign_token(original, KEYRING), KEYRING, NOW)
     assert result.ok and result.claims == original
 

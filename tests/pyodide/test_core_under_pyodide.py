@@ -15,15 +15,25 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / ".cache" / "pyodide-site"
 RUNNER = ROOT / "tests" / "pyodide" / "run_pytest.mjs"
 
-pytestmark = pytest.mark.skipif(sys.platform == "emscripten", reason="this test starts Pyodide; it is not run inside it")
+pytestmark = pytest.mark.skipif(
+    sys.platform == "emscripten", reason="this test starts Pyodide; it is not run inside it"
+)
 
 
 def node() -> str:
     found = os.environ.get("EDGESPLIT_NODE") or shutil.which("node")
-    missing = [what for what, ok in [
-        ("node", found), ("node_modules/pyodide (npm ci)", (ROOT / "node_modules" / "pyodide").is_dir()),
-        (".cache/pyodide-site (python scripts/pyodide_deps.py)", (SITE / ".requirements").exists()),
-    ] if not ok]
+    missing = [
+        what
+        for what, ok in [
+            ("node", found),
+            ("node_modules/pyodide (npm ci)", (ROOT / "node_modules" / "pyodide").is_dir()),
+            (
+                ".cache/pyodide-site (python scripts/pyodide_deps.py)",
+                (SITE / ".requirements").exists(),
+            ),
+        ]
+        if not ok
+    ]
     if missing:
         if os.environ.get("EDGESPLIT_SKIP_PYODIDE") == "1":
             pytest.skip("EDGESPLIT_SKIP_PYODIDE=1")
@@ -36,7 +46,10 @@ def node() -> str:
 def test_core_suite_passes_under_pyodide() -> None:
     result = subprocess.run(
         [node(), str(RUNNER), str(ROOT), str(SITE), "tests/core", "-q"],
-        capture_output=True, text=True, timeout=900, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
     )
     output = result.stdout + result.stderr
     assert "pyodide 3.13" in output and "on emscripten" in output, output[-3000:]

@@ -3,11 +3,12 @@
 It reads no clock, no randomness and no files: callers hand it ``now`` and ids.
 """
 
+from .assignment import Assignment
 from .bucketing import bucket_ranges, choose_variation, effective_weights
 from .config import Config, Overrides, parse_config, parse_config_text
 from .decision_token import DecisionClaims, Verification, sign_token, verify_token
 from .errors import ConfigError, EdgesplitError, KeyringError, Problem
-from .evaluate import Assignment, assign, parse_forced_variants
+from .evaluate import assign, parse_forced_variants
 from .experiments import Experiment, Namespace, Variant
 from .hashing import fnv1a32, growthbook_hash, make_hasher, native_hash
 from .keys import HmacKey, Keyring, parse_keyring, parse_keyring_text

@@ -8,9 +8,10 @@ visitors; nobody already in a variant moves to another.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 
-__all__ = ["bucket_ranges", "choose_variation", "effective_weights"]
+__all__ = ["bucket_ranges", "choose_in_sorted_ranges", "choose_variation", "effective_weights"]
 
 GROWTHBOOK_SUM_MIN = 0.99
 GROWTHBOOK_SUM_MAX = 1.01
@@ -57,3 +58,17 @@ def choose_variation(n: float, ranges: Sequence[tuple[float, float]]) -> int:
         if start <= n < end:
             return index
     return -1
+
+
+def choose_in_sorted_ranges(n: float, starts: Sequence[float], ends: Sequence[float]) -> int:
+    """``choose_variation`` in O(log n) for ranges in bucket order (starts never decrease).
+
+    The candidate is the last range starting at or below ``n``; ranges before it end at or
+    below its start, except zero-width ones (weight 0), which are skipped backwards.
+    """
+    index = bisect_right(starts, n) - 1
+    while index >= 0 and not n < ends[index]:
+        if starts[index] < ends[index]:
+            return -1
+        index -= 1
+    return index

@@ -119,13 +119,17 @@ class _Compiler:
             inner = self.condition(value, path, depth + 1)
             return None if inner is None else (lambda attrs: not inner(attrs))
         if key not in _LOGICAL:
-            self.reader.fail(path, f"unknown operator; use one of {', '.join(_LOGICAL)} here, "
-                             "or an attribute name")
+            self.reader.fail(
+                path,
+                f"unknown operator; use one of {', '.join(_LOGICAL)} here, or an attribute name",
+            )
             return None
         items = self.reader.expect_list(value, path, min_items=1, max_items=256)
         if items is None:
             return None
-        compiled = [self.condition(item, child_path(path, i), depth + 1) for i, item in enumerate(items)]
+        compiled = [
+            self.condition(item, child_path(path, i), depth + 1) for i, item in enumerate(items)
+        ]
         if any(part is None for part in compiled):
             return None
         parts = [part for part in compiled if part is not None]
@@ -149,8 +153,14 @@ class _Compiler:
         if depth > MAX_CONDITION_DEPTH:
             self.reader.fail(path, f"nesting deeper than {MAX_CONDITION_DEPTH} levels")
             return None
-        if isinstance(spec, dict) and spec and all(isinstance(k, str) and k.startswith("$") for k in spec):
-            tests = [self.operator_test(op, arg, child_path(path, op), depth) for op, arg in spec.items()]
+        if (
+            isinstance(spec, dict)
+            and spec
+            and all(isinstance(k, str) and k.startswith("$") for k in spec)
+        ):
+            tests = [
+                self.operator_test(op, arg, child_path(path, op), depth) for op, arg in spec.items()
+            ]
             if any(test is None for test in tests):
                 return None
             checks = [test for test in tests if test is not None]
@@ -166,14 +176,18 @@ class _Compiler:
         self.reader.fail(path, "must be a string, number, boolean or null")
         return False
 
-    def operator_test(self, op: str, arg: Any, path: str, depth: int) -> Callable[[Any], bool] | None:
+    def operator_test(
+        self, op: str, arg: Any, path: str, depth: int
+    ) -> Callable[[Any], bool] | None:
         if op == "$eq":
             return (lambda actual: _equal(actual, arg)) if self.scalar(arg, path) else None
         if op == "$ne":
             return (lambda actual: not _equal(actual, arg)) if self.scalar(arg, path) else None
         if op in ("$in", "$nin"):
             items = self.reader.expect_list(arg, path, max_items=MAX_IN_ITEMS)
-            if items is None or not all(self.scalar(item, child_path(path, i)) for i, item in enumerate(items)):
+            if items is None or not all(
+                self.scalar(item, child_path(path, i)) for i, item in enumerate(items)
+            ):
                 return None
             if op == "$in":
                 return lambda actual: any(_equal(actual, item) for item in items)

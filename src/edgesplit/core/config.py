@@ -57,8 +57,13 @@ def _overrides(reader: Reader, value: Any, path: str) -> Overrides | None:
     defaults = Overrides()
     enabled = reader.expect_bool(obj.get("enabled", defaults.enabled), child_path(path, "enabled"))
     names = [
-        reader.expect_str(obj.get(name, getattr(defaults, name)), child_path(path, name), max_length=64,
-                          pattern=_NAME_PATTERN, pattern_help=KEY_HELP)
+        reader.expect_str(
+            obj.get(name, getattr(defaults, name)),
+            child_path(path, name),
+            max_length=64,
+            pattern=_NAME_PATTERN,
+            pattern_help=KEY_HELP,
+        )
         for name in ("query_param", "cookie")
     ]
     if enabled is None or None in names:
@@ -77,7 +82,8 @@ def _check_namespaces(reader: Reader, experiments: list[tuple[int, Experiment]])
                 reader.fail(
                     f"experiments[{index}].namespace.range",
                     f"overlaps experiments[{other_index}] ({other.key!r}) in namespace "
-                    f"{experiment.namespace.id!r}: experiments sharing a namespace must not overlap",
+                    f"{experiment.namespace.id!r}: experiments sharing a namespace "
+                    "must not overlap",
                 )
         placed.append((index, experiment))
 
@@ -85,27 +91,40 @@ def _check_namespaces(reader: Reader, experiments: list[tuple[int, Experiment]])
 def parse_config(document: Any) -> Config:
     """Validate a decoded JSON document and compile it into a ``Config``."""
     reader = Reader()
-    obj = reader.expect_object(document, "", required=("schema_version", "version", "experiments"),
-                               optional=_TOP_LEVEL)
+    obj = reader.expect_object(
+        document, "", required=("schema_version", "version", "experiments"), optional=_TOP_LEVEL
+    )
     if obj is None:
         raise ConfigError(reader.problems)
     if "schema_version" in obj and obj["schema_version"] != SCHEMA_VERSION:
-        reader.fail("schema_version", f"must be {SCHEMA_VERSION} (this edgesplit reads schema version "
-                    f"{SCHEMA_VERSION}), not {obj['schema_version']!r}"[:200])
-    version = reader.expect_str(obj["version"], "version", max_length=128) if "version" in obj else None
-    overrides = _overrides(reader, obj["overrides"], "overrides") if "overrides" in obj else Overrides()
+        reader.fail(
+            "schema_version",
+            f"must be {SCHEMA_VERSION} (this edgesplit reads schema version "
+            f"{SCHEMA_VERSION}), not {obj['schema_version']!r}"[:200],
+        )
+    version = (
+        reader.expect_str(obj["version"], "version", max_length=128) if "version" in obj else None
+    )
+    overrides = (
+        _overrides(reader, obj["overrides"], "overrides") if "overrides" in obj else Overrides()
+    )
 
     experiments: list[tuple[int, Experiment]] = []
-    items = reader.expect_list(obj["experiments"], "experiments", max_items=MAX_EXPERIMENTS) \
-        if "experiments" in obj else None
+    items = (
+        reader.expect_list(obj["experiments"], "experiments", max_items=MAX_EXPERIMENTS)
+        if "experiments" in obj
+        else None
+    )
     seen: dict[str, int] = {}
     for i, item in enumerate(items or []):
         experiment = parse_experiment(reader, item, f"experiments[{i}]")
         if experiment is None:
             continue
         if experiment.key in seen:
-            reader.fail(f"experiments[{i}].key",
-                        f"duplicates experiments[{seen[experiment.key]}].key {experiment.key!r}")
+            reader.fail(
+                f"experiments[{i}].key",
+                f"duplicates experiments[{seen[experiment.key]}].key {experiment.key!r}",
+            )
             continue
         seen[experiment.key] = i
         experiments.append((i, experiment))
@@ -158,12 +177,16 @@ def parse_config_text(text: str | bytes) -> Config:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
         if _nesting_exceeds(text, MAX_NESTING):
-            raise ConfigError([Problem("", f"invalid JSON: nested deeper than {MAX_NESTING} levels")])
+            raise ConfigError(
+                [Problem("", f"invalid JSON: nested deeper than {MAX_NESTING} levels")]
+            )
         document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem("", f"not UTF-8: {exc}")]) from None
     except json.JSONDecodeError as exc:
-        raise ConfigError([Problem("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]) from None
+        raise ConfigError(
+            [Problem("", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
+        ) from None
     except ValueError as exc:
         raise ConfigError([Problem("", f"invalid JSON: {exc}")]) from None
     except RecursionError:

@@ -29,15 +29,25 @@ from .b64 import b64url_decode, b64url_encode
 from .keys import KEY_ID_PATTERN, Keyring
 
 __all__ = [
-    "DecisionClaims", "Verification", "sign_token", "verify_token", "TOKEN_VERSION",
-    "MAX_TOKEN_LENGTH", "REJECTION_REASONS",
+    "DecisionClaims",
+    "Verification",
+    "sign_token",
+    "verify_token",
+    "TOKEN_VERSION",
+    "MAX_TOKEN_LENGTH",
+    "REJECTION_REASONS",
 ]
 
 TOKEN_VERSION = "es1"
 MAX_TOKEN_LENGTH = 8192
 DEFAULT_LEEWAY_SECONDS = 60
 REJECTION_REASONS = (
-    "malformed", "unsupported_version", "unknown_key", "retired_key", "bad_signature", "expired",
+    "malformed",
+    "unsupported_version",
+    "unknown_key",
+    "retired_key",
+    "bad_signature",
+    "expired",
     "not_yet_valid",
 )
 
@@ -74,8 +84,9 @@ class DecisionClaims:
     ) -> DecisionClaims:
         """Claims for the assignments ``assign`` returned (only those that apply are kept)."""
         applied = {key: a.variant for key, a in assignments.items() if a.variant is not None}
-        held_out = frozenset(key for key, a in assignments.items()
-                             if a.variant is not None and not a.in_experiment)
+        held_out = frozenset(
+            key for key, a in assignments.items() if a.variant is not None and not a.in_experiment
+        )
         issued = int(now)
         return cls(visitor_id, applied, config_version, issued, issued + ttl_seconds, held_out)
 
@@ -89,8 +100,10 @@ class DecisionClaims:
         if not (
             isinstance(assignments, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in assignments.items())
-            and isinstance(held_out, list) and all(isinstance(k, str) for k in held_out)
-            and isinstance(doc["c"], str) and isinstance(doc["v"], str)
+            and isinstance(held_out, list)
+            and all(isinstance(k, str) for k in held_out)
+            and isinstance(doc["c"], str)
+            and isinstance(doc["v"], str)
             and all(isinstance(t, int) and not isinstance(t, bool) for t in times)
         ):
             return None
@@ -99,7 +112,7 @@ class DecisionClaims:
 
 @dataclass(frozen=True, slots=True)
 class Verification:
-    """The outcome of ``verify_token``: ``ok`` with claims, or a ``reason`` from REJECTION_REASONS."""
+    """What ``verify_token`` found: ``ok`` and claims, or a ``reason`` (REJECTION_REASONS)."""
 
     ok: bool
     reason: str | None = None
@@ -112,8 +125,12 @@ class Verification:
 
 def sign_token(claims: DecisionClaims, keyring: Keyring) -> str:
     key = keyring.signer
-    payload = json.dumps(claims.to_json(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    signing_input = f"{TOKEN_VERSION}.{key.id}.{b64url_encode(payload.encode('utf-8', 'surrogatepass'))}"
+    payload = json.dumps(
+        claims.to_json(), separators=(",", ":"), sort_keys=True, ensure_ascii=False
+    )
+    signing_input = (
+        f"{TOKEN_VERSION}.{key.id}.{b64url_encode(payload.encode('utf-8', 'surrogatepass'))}"
+    )
     signature = key.sign(signing_input.encode("ascii"))
     return f"{signing_input}.{b64url_encode(signature)}"
 

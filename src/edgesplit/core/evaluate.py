@@ -9,37 +9,25 @@ For each experiment, in order (mirroring GrowthBook's ``run`` so the GrowthBook 
 5. outside the namespace range -> the control, not in;
 6. hash outside every bucket range (coverage) -> the control, not in;
 7. otherwise the bucketed variant, in the experiment.
+
+Every outcome is built when the config loads (``Experiment.outcomes``), so this hot path only
+hashes, compares and looks up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from .bucketing import choose_variation
+from .assignment import REASONS, Assignment
+from .bucketing import choose_in_sorted_ranges
 from .config import Config
 from .experiments import Experiment
 
 __all__ = ["Assignment", "assign", "parse_forced_variants", "REASONS"]
 
-REASONS = (
-    "not_targeted", "forced", "paused", "stopped", "no_hash_attribute", "namespace", "coverage",
-    "bucketed",
-)
 MAX_FORCED_LENGTH = 2048
 _EMPTY: Mapping[str, Any] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    experiment: str
-    variant: str | None
-    """The variant key, or ``None`` when the experiment does not apply to this request."""
-    index: int | None
-    in_experiment: bool
-    """True only when the visitor was bucketed: the visitor counts in the analysis."""
-    reason: str
 
 
 def parse_forced_variants(text: Any) -> dict[str, str]:
@@ -56,8 +44,6 @@ def parse_forced_variants(text: Any) -> dict[str, str]:
 
 def _forced(config: Config, attributes: Mapping[str, Any]) -> dict[str, str]:
     overrides = config.overrides
-    if not overrides.enabled:
-        return {}
     query = attributes.get("query", _EMPTY)
     cookies = attributes.get("cookie", _EMPTY)
     raw = query.get(overrides.query_param) if isinstance(query, Mapping) else None
@@ -66,39 +52,51 @@ def _forced(config: Config, attributes: Mapping[str, Any]) -> dict[str, str]:
     return parse_forced_variants(raw)
 
 
-def _control(experiment: Experiment, reason: str) -> Assignment:
-    return Assignment(experiment.key, experiment.control.key, 0, False, reason)
+def _hash_value(experiment: Experiment, attributes: Mapping[str, Any]) -> str | None:
+    value = attributes.get(experiment.hash_attribute)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) else None
 
 
 def _assign_one(
-    experiment: Experiment, visitor_id: str, path: str, attributes: Mapping[str, Any],
+    experiment: Experiment,
+    visitor_id: str,
+    path: str,
+    attributes: Mapping[str, Any],
     forced: Mapping[str, str],
 ) -> Assignment:
-    if not experiment.targets(path, attributes):
-        return Assignment(experiment.key, None, None, False, "not_targeted")
-    forced_variant = forced.get(experiment.key)
-    if forced_variant is not None and forced_variant in experiment.variant_index:
-        return Assignment(experiment.key, forced_variant, experiment.variant_index[forced_variant],
-                          False, "forced")
-    if not experiment.running:
-        return _control(experiment, experiment.status)
-    if experiment.hash_attribute == "id":
-        hash_value: Any = visitor_id
-    else:
-        hash_value = attributes.get(experiment.hash_attribute)
-        if isinstance(hash_value, int) and not isinstance(hash_value, bool):
-            hash_value = str(hash_value)
-    if not isinstance(hash_value, str) or not hash_value:
-        return _control(experiment, "no_hash_attribute")
-    if experiment.namespace is not None:
-        assert experiment.namespace_hasher is not None
-        position = experiment.namespace_hasher(hash_value)
-        if not experiment.namespace.start <= position < experiment.namespace.end:
-            return _control(experiment, "namespace")
-    index = choose_variation(experiment.hasher(hash_value), experiment.ranges)
-    if index < 0:
-        return _control(experiment, "coverage")
-    return Assignment(experiment.key, experiment.variants[index].key, index, True, "bucketed")
+    outcomes = experiment.outcomes
+    # 1. Targeting.
+    matcher, condition = experiment.path_matcher, experiment.condition
+    if (matcher is not None and not matcher(path)) or (
+        condition is not None and not condition(attributes)
+    ):
+        return outcomes.not_targeted
+    # 2. Forced variants.
+    if forced:
+        forced_outcome = outcomes.forced.get(forced.get(experiment.key, ""))
+        if forced_outcome is not None:
+            return forced_outcome
+    # 3. Status.
+    if experiment.status != "running":
+        return outcomes.control[experiment.status]
+    # 4. Hash attribute.
+    value = visitor_id if experiment.hash_attribute == "id" else _hash_value(experiment, attributes)
+    if not value:
+        return outcomes.control["no_hash_attribute"]
+    # 5. Namespace.
+    namespace = experiment.namespace
+    if (
+        namespace is not None
+        and not namespace.start <= experiment.namespace_hasher(value) < namespace.end
+    ):  # type: ignore[misc]
+        return outcomes.control["namespace"]
+    # 6-7. Bucket ranges (half-open); outside every range means outside coverage.
+    index = choose_in_sorted_ranges(
+        experiment.hasher(value), outcomes.range_starts, outcomes.range_ends
+    )
+    return outcomes.bucketed[index] if index >= 0 else outcomes.control["coverage"]
 
 
 def assign(
@@ -110,12 +108,13 @@ def assign(
     ``country``, ``device``, nested ``query``/``cookie``/``header`` mappings, and any custom
     attribute an experiment hashes on (``hash_attribute``) or targets (``when``).
     """
-    attributes = attributes if attributes is not None else _EMPTY
+    if attributes is None:
+        attributes = _EMPTY
     path = attributes.get("path", "/")
-    if not isinstance(path, str):
+    if path.__class__ is not str:
         path = "/"
-    forced = _forced(config, attributes)
-    return {
-        experiment.key: _assign_one(experiment, visitor_id, path, attributes, forced)
-        for experiment in config.experiments
-    }
+    forced = _forced(config, attributes) if config.overrides.enabled else _EMPTY
+    result = {}
+    for experiment in config.experiments:
+        result[experiment.key] = _assign_one(experiment, visitor_id, path, attributes, forced)
+    return result

@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .assignment import Assignment
 from .bucketing import bucket_ranges, effective_weights
 from .conditions import Condition, compile_condition
 from .hashing import HASH_SCHEMES, Hasher, make_hasher, make_namespace_hasher
 from .paths import PathPatternError, compile_path_patterns
 from .validation import Reader, child_path
 
-__all__ = ["Experiment", "Namespace", "Variant", "parse_experiment", "KEY_PATTERN"]
+__all__ = ["Experiment", "Namespace", "Outcomes", "Variant", "parse_experiment", "KEY_PATTERN"]
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 KEY_HELP = "1-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -60,6 +61,8 @@ class Experiment:
     path_matcher: Any = field(compare=False, repr=False)
     condition: Condition | None = field(compare=False, repr=False)
     variant_index: Mapping[str, int] = field(compare=False, repr=False)
+    # Every possible outcome, built once: deciding then allocates nothing.
+    outcomes: Outcomes = field(compare=False, repr=False)
 
     @property
     def control(self) -> Variant:
@@ -75,6 +78,35 @@ class Experiment:
         return self.condition is None or self.condition(attributes)
 
 
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    not_targeted: Assignment
+    control: Mapping[str, Assignment]
+    """Reason -> the control assignment given for that reason."""
+    bucketed: tuple[Assignment, ...]
+    forced: Mapping[str, Assignment]
+    """Variant key -> the assignment a forced variant gives."""
+    range_starts: tuple[float, ...]
+    range_ends: tuple[float, ...]
+
+    @classmethod
+    def build(
+        cls, key: str, variant_keys: list[str], ranges: tuple[tuple[float, float], ...]
+    ) -> Outcomes:
+        control = variant_keys[0]
+        reasons = ("paused", "stopped", "no_hash_attribute", "namespace", "coverage")
+        return cls(
+            not_targeted=Assignment(key, None, None, False, "not_targeted"),
+            control={reason: Assignment(key, control, 0, False, reason) for reason in reasons},
+            bucketed=tuple(
+                Assignment(key, v, i, True, "bucketed") for i, v in enumerate(variant_keys)
+            ),
+            forced={v: Assignment(key, v, i, False, "forced") for i, v in enumerate(variant_keys)},
+            range_starts=tuple(start for start, _ in ranges),
+            range_ends=tuple(end for _, end in ranges),
+        )
+
+
 def _variants(reader: Reader, value: Any, path: str) -> list[tuple[str, float]] | None:
     items = reader.expect_list(value, path, min_items=2, max_items=MAX_VARIANTS)
     if items is None:
@@ -88,8 +120,17 @@ def _variants(reader: Reader, value: Any, path: str) -> list[tuple[str, float]] 
         if obj is None:
             ok = False
             continue
-        key = reader.expect_str(obj.get("key"), child_path(here, "key"), max_length=64,
-                                pattern=KEY_PATTERN, pattern_help=KEY_HELP) if "key" in obj else None
+        key = (
+            reader.expect_str(
+                obj.get("key"),
+                child_path(here, "key"),
+                max_length=64,
+                pattern=KEY_PATTERN,
+                pattern_help=KEY_HELP,
+            )
+            if "key" in obj
+            else None
+        )
         weight = reader.expect_number(obj.get("weight", 1), child_path(here, "weight"), minimum=0)
         if key is not None and key in seen:
             reader.fail(child_path(here, "key"), f"duplicates {path}[{seen[key]}].key {key!r}")
@@ -113,8 +154,9 @@ def _namespace(reader: Reader, value: Any, path: str) -> Namespace | None:
     obj = reader.expect_object(value, path, required=("id", "range"))
     if obj is None or "id" not in obj or "range" not in obj:
         return None
-    ns_id = reader.expect_str(obj["id"], child_path(path, "id"), max_length=64,
-                              pattern=KEY_PATTERN, pattern_help=KEY_HELP)
+    ns_id = reader.expect_str(
+        obj["id"], child_path(path, "id"), max_length=64, pattern=KEY_PATTERN, pattern_help=KEY_HELP
+    )
     range_path = child_path(path, "range")
     bounds = reader.expect_list(obj["range"], range_path, min_items=2, max_items=2)
     if ns_id is None or bounds is None:
@@ -148,26 +190,67 @@ def _patterns(reader: Reader, value: Any, path: str) -> tuple[str, ...] | None:
     return tuple(items) if ok else None
 
 
-_EXPERIMENT_FIELDS = ("coverage", "status", "hash", "seed", "hash_attribute", "namespace", "targeting")
+_EXPERIMENT_FIELDS = (
+    "coverage",
+    "status",
+    "hash",
+    "seed",
+    "hash_attribute",
+    "namespace",
+    "targeting",
+)
 
 
 def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None:
     """Validate one experiment; every problem goes to ``reader``."""
     before = len(reader.problems)
-    obj = reader.expect_object(value, path, required=("key", "variants"), optional=_EXPERIMENT_FIELDS)
+    obj = reader.expect_object(
+        value, path, required=("key", "variants"), optional=_EXPERIMENT_FIELDS
+    )
     if obj is None:
         return None
-    key = reader.expect_str(obj.get("key"), child_path(path, "key"), max_length=64,
-                            pattern=KEY_PATTERN, pattern_help=KEY_HELP) if "key" in obj else None
-    variants = _variants(reader, obj["variants"], child_path(path, "variants")) if "variants" in obj else None
-    coverage = reader.expect_number(obj.get("coverage", 1), child_path(path, "coverage"), minimum=0, maximum=1)
-    status = reader.expect_choice(obj.get("status", "running"), child_path(path, "status"), STATUSES)
-    scheme = reader.expect_choice(obj.get("hash", "edgesplit"), child_path(path, "hash"), HASH_SCHEMES)
-    seed = reader.expect_str(obj["seed"], child_path(path, "seed"), max_length=256) if "seed" in obj else key
-    hash_attribute = reader.expect_str(obj.get("hash_attribute", "id"), child_path(path, "hash_attribute"),
-                                       max_length=64, pattern=ATTRIBUTE_PATTERN,
-                                       pattern_help="an attribute name such as 'id' or 'user_id'")
-    namespace = _namespace(reader, obj["namespace"], child_path(path, "namespace")) if "namespace" in obj else None
+    key = (
+        reader.expect_str(
+            obj.get("key"),
+            child_path(path, "key"),
+            max_length=64,
+            pattern=KEY_PATTERN,
+            pattern_help=KEY_HELP,
+        )
+        if "key" in obj
+        else None
+    )
+    variants = (
+        _variants(reader, obj["variants"], child_path(path, "variants"))
+        if "variants" in obj
+        else None
+    )
+    coverage = reader.expect_number(
+        obj.get("coverage", 1), child_path(path, "coverage"), minimum=0, maximum=1
+    )
+    status = reader.expect_choice(
+        obj.get("status", "running"), child_path(path, "status"), STATUSES
+    )
+    scheme = reader.expect_choice(
+        obj.get("hash", "edgesplit"), child_path(path, "hash"), HASH_SCHEMES
+    )
+    seed = (
+        reader.expect_str(obj["seed"], child_path(path, "seed"), max_length=256)
+        if "seed" in obj
+        else key
+    )
+    hash_attribute = reader.expect_str(
+        obj.get("hash_attribute", "id"),
+        child_path(path, "hash_attribute"),
+        max_length=64,
+        pattern=ATTRIBUTE_PATTERN,
+        pattern_help="an attribute name such as 'id' or 'user_id'",
+    )
+    namespace = (
+        _namespace(reader, obj["namespace"], child_path(path, "namespace"))
+        if "namespace" in obj
+        else None
+    )
 
     paths: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -175,10 +258,17 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
     condition_source = None
     if "targeting" in obj:
         tpath = child_path(path, "targeting")
-        targeting = reader.expect_object(obj["targeting"], tpath, optional=("paths", "exclude_paths", "when"))
+        targeting = reader.expect_object(
+            obj["targeting"], tpath, optional=("paths", "exclude_paths", "when")
+        )
         if targeting is not None:
             paths = _patterns(reader, targeting.get("paths", []), child_path(tpath, "paths")) or ()
-            exclude = _patterns(reader, targeting.get("exclude_paths", []), child_path(tpath, "exclude_paths")) or ()
+            exclude = (
+                _patterns(
+                    reader, targeting.get("exclude_paths", []), child_path(tpath, "exclude_paths")
+                )
+                or ()
+            )
             if "when" in targeting:
                 condition_source = targeting["when"]
                 condition = compile_condition(condition_source, child_path(tpath, "when"), reader)
@@ -186,9 +276,15 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
     if len(reader.problems) > before:
         return None
     assert key is not None and variants is not None and coverage is not None
-    assert status is not None and scheme is not None and seed is not None and hash_attribute is not None
+    assert (
+        status is not None
+        and scheme is not None
+        and seed is not None
+        and hash_attribute is not None
+    )
     weights = effective_weights([weight for _, weight in variants], scheme)
     total = sum(weight for _, weight in variants)
+    ranges = bucket_ranges(weights, float(coverage), close_last=scheme == "edgesplit")
     return Experiment(
         key=key,
         variants=tuple(Variant(vkey, weight / total) for vkey, weight in variants),
@@ -201,10 +297,11 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
         paths=paths,
         exclude_paths=exclude,
         condition_source=condition_source,
-        ranges=bucket_ranges(weights, float(coverage), close_last=scheme == "edgesplit"),
+        ranges=ranges,
         hasher=make_hasher(scheme, seed),
         namespace_hasher=make_namespace_hasher(scheme, namespace.id) if namespace else None,
         path_matcher=compile_path_patterns(paths, exclude),
         condition=condition,
         variant_index={vkey: i for i, (vkey, _) in enumerate(variants)},
+        outcomes=Outcomes.build(key, [vkey for vkey, _ in variants], ranges),
     )

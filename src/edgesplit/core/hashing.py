@@ -2,9 +2,11 @@
 
 Three schemes, chosen per experiment:
 
-- ``edgesplit`` (native, the default): SHA-256 over a domain tag, the length-prefixed seed and
-  the id (UTF-8), first 53 bits as a fraction. C-backed on every runtime, uniform, and the
-  seed's length prefix keeps ``("ab", "c")`` and ``("a", "bc")`` apart.
+- ``edgesplit`` (native, the default): BLAKE2s-256 over a domain tag, the length-prefixed
+  seed and the id (UTF-8), the first 53 bits of the digest (big-endian) as a fraction.
+  C-backed in CPython's and Pyodide's ``hashlib`` (and in Node, Go, Rust...), uniform, and
+  the seed's length prefix keeps ``("ab", "c")`` and ``("a", "bc")`` apart. BLAKE2s rather
+  than SHA-256: a third faster on short ids here and on WebAssembly's 32-bit words.
 - ``growthbook-v1`` / ``growthbook-v2``: GrowthBook's FNV-1a 32 schemes, over UTF-16 code
   units exactly as the JS SDK's ``charCodeAt`` loop and the Python SDK (4.x) compute them, so
   an assignment made here equals the vendor SDK's for any Unicode id.
@@ -13,6 +15,7 @@ Three schemes, chosen per experiment:
 from __future__ import annotations
 
 import hashlib
+import struct
 import sys
 from collections.abc import Callable
 
@@ -36,7 +39,8 @@ _MASK32 = 0xFFFFFFFF
 _LITTLE_ENDIAN = sys.byteorder == "little"
 _EXPERIMENT_DOMAIN = b"edgesplit/exp/1\x00"
 _NAMESPACE_DOMAIN = b"edgesplit/ns/1\x00"
-_TWO_POW_53 = float(1 << 53)
+_UNIT = 1.0 / (1 << 53)  # a power of two: multiplying by it is exact
+_U64 = struct.Struct(">Q")
 
 
 def _utf16_units(text: str) -> memoryview | list[int]:
@@ -71,7 +75,7 @@ def growthbook_hash(seed: str, value: str, version: int) -> float:
 
 def _native_prefix(domain: bytes, seed: str) -> hashlib._Hash:
     seed_bytes = seed.encode("utf-8", "surrogatepass")
-    return hashlib.sha256(domain + len(seed_bytes).to_bytes(4, "big") + seed_bytes)
+    return hashlib.blake2s(domain + len(seed_bytes).to_bytes(4, "big") + seed_bytes)
 
 
 def native_hash(seed: str, value: str) -> float:
@@ -82,10 +86,16 @@ def native_hash(seed: str, value: str) -> float:
 def _native_hasher(domain: bytes, seed: str) -> Hasher:
     prefix = _native_prefix(domain, seed)
 
+    copy = prefix.copy
+    unpack = _U64.unpack_from
+
     def hasher(value: str) -> float:
-        state = prefix.copy()
-        state.update(value.encode("utf-8", "surrogatepass"))
-        return (int.from_bytes(state.digest()[:8], "big") >> 11) / _TWO_POW_53
+        state = copy()
+        try:
+            state.update(value.encode())
+        except UnicodeEncodeError:  # lone surrogates: hash their WTF-8 bytes
+            state.update(value.encode("utf-8", "surrogatepass"))
+        return (unpack(state.digest())[0] >> 11) * _UNIT
 
     return hasher
 

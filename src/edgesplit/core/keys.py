@@ -29,8 +29,14 @@ from .errors import KeyringError
 from .validation import Reader, child_path
 
 __all__ = [
-    "HmacKey", "Keyring", "SigningKey", "parse_keyring", "parse_keyring_text", "parse_utc_timestamp",
-    "MIN_SECRET_BYTES", "KEY_ID_PATTERN",
+    "HmacKey",
+    "Keyring",
+    "SigningKey",
+    "parse_keyring",
+    "parse_keyring_text",
+    "parse_utc_timestamp",
+    "MIN_SECRET_BYTES",
+    "KEY_ID_PATTERN",
 ]
 
 MIN_SECRET_BYTES = 32
@@ -59,8 +65,10 @@ class HmacKey:
 
     def __init__(self, key_id: str, secret: bytes, verify_until: float | None = None) -> None:
         if len(secret) < MIN_SECRET_BYTES:
-            raise KeyringError(f"key {key_id!r}: secret is {len(secret)} bytes; at least "
-                               f"{MIN_SECRET_BYTES} are required")
+            raise KeyringError(
+                f"key {key_id!r}: secret is {len(secret)} bytes; at least "
+                f"{MIN_SECRET_BYTES} are required"
+            )
         self.id = key_id
         self.verify_until = verify_until
         self._secret = bytes(secret)
@@ -90,8 +98,10 @@ class Keyring:
         if not self.keys:
             raise KeyringError("a keyring needs at least one key")
         if not self.keys[0].can_sign or self.keys[0].verify_until is not None:
-            raise KeyringError(f"the first key ({self.keys[0].id!r}) signs: it needs a private "
-                               "secret and no verify_until")
+            raise KeyringError(
+                f"the first key ({self.keys[0].id!r}) signs: it needs a private "
+                "secret and no verify_until"
+            )
         ids = [key.id for key in self.keys]
         if len(set(ids)) != len(ids):
             raise KeyringError("key ids must be unique")
@@ -131,21 +141,36 @@ def _decoded(reader: Reader, obj: Mapping[str, Any], name: str, path: str) -> by
     return data
 
 
-def _parse_key(reader: Reader, item: Any, path: str, ed25519: Ed25519Factory | None) -> SigningKey | None:
-    obj = reader.expect_object(item, path, required=("id",),
-                               optional=("alg", "secret", "private_key", "public_key", "verify_until"))
+def _parse_key(
+    reader: Reader, item: Any, path: str, ed25519: Ed25519Factory | None
+) -> SigningKey | None:
+    obj = reader.expect_object(
+        item,
+        path,
+        required=("id",),
+        optional=("alg", "secret", "private_key", "public_key", "verify_until"),
+    )
     if obj is None or "id" not in obj:
         return None
-    key_id = reader.expect_str(obj["id"], child_path(path, "id"), max_length=64, pattern=KEY_ID_PATTERN,
-                               pattern_help="1-64 letters, digits, '.', '_' or '-'")
+    key_id = reader.expect_str(
+        obj["id"],
+        child_path(path, "id"),
+        max_length=64,
+        pattern=KEY_ID_PATTERN,
+        pattern_help="1-64 letters, digits, '.', '_' or '-'",
+    )
     alg = reader.expect_choice(obj.get("alg", "HS256"), child_path(path, "alg"), ("HS256", "EdDSA"))
     verify_until = None
     if "verify_until" in obj:
-        text = reader.expect_str(obj["verify_until"], child_path(path, "verify_until"), max_length=64)
+        text = reader.expect_str(
+            obj["verify_until"], child_path(path, "verify_until"), max_length=64
+        )
         try:
             verify_until = parse_utc_timestamp(text) if text is not None else None
         except ValueError as exc:
-            reader.fail(child_path(path, "verify_until"), f"must be an ISO 8601 time with zone: {exc}")
+            reader.fail(
+                child_path(path, "verify_until"), f"must be an ISO 8601 time with zone: {exc}"
+            )
     if key_id is None or alg is None:
         return None
     try:
@@ -160,7 +185,10 @@ def _parse_key(reader: Reader, item: Any, path: str, ed25519: Ed25519Factory | N
             reader.fail(path, "an EdDSA key needs private_key or public_key")
             return None
         if ed25519 is None:
-            reader.fail(child_path(path, "alg"), "EdDSA needs an Ed25519 backend (install edgesplit[ed25519])")
+            reader.fail(
+                child_path(path, "alg"),
+                "EdDSA needs an Ed25519 backend (install edgesplit[ed25519])",
+            )
             return None
         return ed25519(key_id, private, public, verify_until)
     except KeyringError as exc:
@@ -171,8 +199,11 @@ def _parse_key(reader: Reader, item: Any, path: str, ed25519: Ed25519Factory | N
 def parse_keyring(document: Any, *, ed25519: Ed25519Factory | None = None) -> Keyring:
     reader = Reader()
     obj = reader.expect_object(document, "", required=("keys",))
-    items = reader.expect_list(obj["keys"], "keys", min_items=1, max_items=MAX_KEYS) \
-        if obj is not None and "keys" in obj else None
+    items = (
+        reader.expect_list(obj["keys"], "keys", min_items=1, max_items=MAX_KEYS)
+        if obj is not None and "keys" in obj
+        else None
+    )
     keys = [_parse_key(reader, item, f"keys[{i}]", ed25519) for i, item in enumerate(items or [])]
     if reader.problems:
         raise KeyringError("invalid keyring:\n  " + "\n  ".join(str(p) for p in reader.problems))

@@ -40,7 +40,9 @@ def chi2_sf(x: float, df: int) -> float:
     return min(1.0, total)
 
 
-def chi_square_goodness_of_fit(observed: Sequence[float], expected_shares: Sequence[float]) -> tuple[float, float]:
+def chi_square_goodness_of_fit(
+    observed: Sequence[float], expected_shares: Sequence[float]
+) -> tuple[float, float]:
     """Pearson's statistic and p-value of ``observed`` counts against expected shares.
 
     Categories with an expected share of 0 are left out (they carry no degrees of freedom);

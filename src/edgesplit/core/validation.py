@@ -104,7 +104,12 @@ class Reader:
             self.fail(path, f"must be a string, not {_type_name(value)}")
             return None
         if len(value) < min_length:
-            self.fail(path, "must not be empty" if min_length == 1 else f"must be at least {min_length} characters")
+            self.fail(
+                path,
+                "must not be empty"
+                if min_length == 1
+                else f"must be at least {min_length} characters",
+            )
             return None
         if len(value) > max_length:
             self.fail(path, f"must be at most {max_length} characters, has {len(value)}")
