@@ -139,6 +139,48 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup_logging(level: str) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .local.service import ProxyOptions, ProxyService, serve_forever
+
+    _setup_logging(args.log_level)
+    config = load_config(args.config)
+    keyring = _keyring(args.keys)
+    options = ProxyOptions(
+        origin=args.origin,
+        host=args.host,
+        port=args.port,
+        config_path=args.config,
+        vendor_url=args.vendor_url,
+        admin_token=os.environ.get("EDGESPLIT_ADMIN_TOKEN") or None,
+        origin_timeout=args.origin_timeout,
+        connect_timeout=args.connect_timeout,
+        preserve_host=args.preserve_host,
+        access_log=args.access_log,
+    )
+    asyncio.run(serve_forever(ProxyService(options, config, keyring)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .demo.run import run_demo
+
+    _setup_logging(args.log_level)
+    asyncio.run(run_demo(args.host, args.port, args.origin_port, args.vendor_port))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgesplit",
@@ -191,6 +233,70 @@ def build_parser() -> argparse.ArgumentParser:
     generate = keys_sub.add_parser("generate", help="print a new keyring with one random HS256 key")
     generate.add_argument("--id", help="key id (default: today's date)")
     generate.set_defaults(run=cmd_keys_generate)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the self-hosted reverse proxy in front of an origin",
+        description="Run edgesplit as a reverse proxy: every request is decided, signed and forwarded to "
+        "--origin; responses are cached per variant. The config file is watched: a valid change is picked "
+        "up within a second, an invalid one is refused and the running config stays. SIGTERM or Ctrl-C "
+        "stops accepting, finishes requests in flight and flushes events.",
+        epilog="Signing keys come from --keys or $EDGESPLIT_KEYS ('edgesplit keys generate' makes them). "
+        "Set $EDGESPLIT_ADMIN_TOKEN to require 'Authorization: Bearer <token>' on the metrics endpoint. "
+        "Example: edgesplit serve --config experiments.json --origin http://127.0.0.1:3000 --port 8080",
+    )
+    serve.add_argument(
+        "--config", required=True, help="path to the JSON configuration (watched for changes)"
+    )
+    serve.add_argument(
+        "--origin", required=True, help="origin base URL, e.g. http://127.0.0.1:3000"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
+    serve.add_argument(
+        "--vendor-url", help="where event batches are POSTed (default: kept in memory)"
+    )
+    serve.add_argument(
+        "--origin-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the origin's response and between body reads; then 504 (default 30)",
+    )
+    serve.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=5.0,
+        help="seconds to connect to the origin; then 502 (default 5)",
+    )
+    serve.add_argument(
+        "--preserve-host",
+        action="store_true",
+        help="send the client's Host header to the origin (default: the origin's own host)",
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    serve.set_defaults(run=cmd_serve)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run a demo origin, vendor and proxy on loopback",
+        description="Start a demo origin that renders the variant it is told and verifies "
+        "the signature, a vendor simulator that counts events, and the proxy in front, "
+        "with the bundled sample config. Then open the printed URL.",
+    )
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument(
+        "--port", type=int, default=8080, help="proxy port (default 8080; 0 picks a free one)"
+    )
+    demo.add_argument("--origin-port", type=int, default=8081)
+    demo.add_argument("--vendor-port", type=int, default=8082)
+    demo.add_argument(
+        "--log-level", default="warning", choices=("debug", "info", "warning", "error")
+    )
+    demo.set_defaults(run=cmd_demo)
 
     schema = sub.add_parser("schema", help="print the configuration's JSON Schema")
     schema.set_defaults(run=cmd_schema)

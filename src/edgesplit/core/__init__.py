@@ -5,10 +5,10 @@ It reads no clock, no randomness and no files: callers hand it ``now`` and ids.
 
 from .assignment import Assignment
 from .bucketing import bucket_ranges, choose_variation, effective_weights
-from .config import Config, Overrides, parse_config, parse_config_text
+from .config import Config, ConfigHolder, Overrides, parse_config, parse_config_text
 from .decision_token import DecisionClaims, Verification, sign_token, verify_token
 from .errors import ConfigError, EdgesplitError, KeyringError, Problem
-from .evaluate import assign, parse_forced_variants
+from .evaluate import assign, assign_control, is_targeted, parse_forced_variants
 from .experiments import Experiment, Namespace, Variant
 from .hashing import fnv1a32, growthbook_hash, make_hasher, native_hash
 from .keys import HmacKey, Keyring, parse_keyring, parse_keyring_text
@@ -17,6 +17,7 @@ __all__ = [
     "Assignment",
     "Config",
     "ConfigError",
+    "ConfigHolder",
     "DecisionClaims",
     "EdgesplitError",
     "Experiment",
@@ -29,11 +30,13 @@ __all__ = [
     "Variant",
     "Verification",
     "assign",
+    "assign_control",
     "bucket_ranges",
     "choose_variation",
     "effective_weights",
     "fnv1a32",
     "growthbook_hash",
+    "is_targeted",
     "make_hasher",
     "native_hash",
     "parse_config",

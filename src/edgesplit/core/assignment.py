@@ -15,6 +15,8 @@ REASONS = (
     "namespace",
     "coverage",
     "bucketed",
+    "bot",
+    "fail_open",
 )
 
 

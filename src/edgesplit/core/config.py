@@ -15,9 +15,17 @@ from typing import Any
 
 from .errors import ConfigError, Problem
 from .experiments import KEY_HELP, KEY_PATTERN, Experiment, parse_experiment
+from .settings import SETTINGS_SECTIONS, Settings, parse_settings
 from .validation import Reader, child_path
 
-__all__ = ["Config", "Overrides", "parse_config", "parse_config_text", "SCHEMA_VERSION"]
+__all__ = [
+    "Config",
+    "ConfigHolder",
+    "Overrides",
+    "parse_config",
+    "parse_config_text",
+    "SCHEMA_VERSION",
+]
 
 SCHEMA_VERSION = 1
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
@@ -26,7 +34,14 @@ MAX_NESTING = 64
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKET = re.compile(r"[\[\]{}]")
 _NAME_PATTERN = KEY_PATTERN
-_TOP_LEVEL = ("$schema", "schema_version", "version", "experiments", "overrides")
+_TOP_LEVEL = (
+    "$schema",
+    "schema_version",
+    "version",
+    "experiments",
+    "overrides",
+    *SETTINGS_SECTIONS,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +58,7 @@ class Config:
     version: str
     experiments: tuple[Experiment, ...]
     overrides: Overrides = Overrides()
+    settings: Settings = Settings()
     schema_version: int = SCHEMA_VERSION
     by_key: Mapping[str, Experiment] = field(default_factory=dict, compare=False, repr=False)
 
@@ -129,6 +145,7 @@ def parse_config(document: Any) -> Config:
         seen[experiment.key] = i
         experiments.append((i, experiment))
     _check_namespaces(reader, experiments)
+    settings = parse_settings(reader, obj)
 
     if reader.problems:
         raise ConfigError(reader.problems)
@@ -138,6 +155,7 @@ def parse_config(document: Any) -> Config:
         version=version,
         experiments=compiled,
         overrides=overrides,
+        settings=settings,
         by_key={experiment.key: experiment for experiment in compiled},
     )
 
@@ -192,3 +210,31 @@ def parse_config_text(text: str | bytes) -> Config:
     except RecursionError:
         raise ConfigError([Problem("", "invalid JSON: nested too deeply")]) from None
     return parse_config(document)
+
+
+class ConfigHolder:
+    """The running config. ``offer`` swaps in a new one only when it is whole and valid;
+    otherwise the running config stays and the refusal is remembered (and counted)."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self.refused = 0
+        self.last_error: ConfigError | None = None
+
+    @property
+    def current(self) -> Config:
+        return self._config
+
+    def offer(self, source: str | bytes | Mapping[str, Any]) -> ConfigError | None:
+        """Try a new config; returns the error when refused, ``None`` when it now runs."""
+        try:
+            config = (
+                parse_config(source) if isinstance(source, Mapping) else parse_config_text(source)
+            )
+        except ConfigError as exc:
+            self.refused += 1
+            self.last_error = exc
+            return exc
+        self._config = config
+        self.last_error = None
+        return None

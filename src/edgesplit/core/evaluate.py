@@ -24,7 +24,14 @@ from .bucketing import choose_in_sorted_ranges
 from .config import Config
 from .experiments import Experiment
 
-__all__ = ["Assignment", "assign", "parse_forced_variants", "REASONS"]
+__all__ = [
+    "Assignment",
+    "assign",
+    "assign_control",
+    "is_targeted",
+    "parse_forced_variants",
+    "REASONS",
+]
 
 MAX_FORCED_LENGTH = 2048
 _EMPTY: Mapping[str, Any] = {}
@@ -118,3 +125,27 @@ def assign(
     for experiment in config.experiments:
         result[experiment.key] = _assign_one(experiment, visitor_id, path, attributes, forced)
     return result
+
+
+def _path(attributes: Mapping[str, Any]) -> str:
+    path = attributes.get("path", "/")
+    return path if isinstance(path, str) else "/"
+
+
+def is_targeted(config: Config, attributes: Mapping[str, Any]) -> bool:
+    """Whether any experiment applies to this request (before any visitor is known)."""
+    path = _path(attributes)
+    return any(experiment.targets(path, attributes) for experiment in config.experiments)
+
+
+def assign_control(
+    config: Config, attributes: Mapping[str, Any], reason: str
+) -> dict[str, Assignment]:
+    """The control for every experiment that applies, out of the experiment (bots, prefetches)."""
+    path = _path(attributes)
+    return {
+        experiment.key: Assignment(experiment.key, experiment.control.key, 0, False, reason)
+        if experiment.targets(path, attributes)
+        else experiment.outcomes.not_targeted
+        for experiment in config.experiments
+    }

@@ -1,0 +1,88 @@
+"""A demo origin: renders whatever variant the signed decision header names, and says whether
+the signature verified. Shows how little an origin needs: ``verify_token`` and a keyring."""
+
+from __future__ import annotations
+
+import html
+import time
+
+from aiohttp import web
+
+from ..core import Keyring, verify_token
+
+__all__ = ["make_origin_app"]
+
+KEYRING_KEY = web.AppKey("keyring", Keyring)
+HEADER_KEY = web.AppKey("header", str)
+
+PAGES = {
+    "/": (
+        "Home",
+        "hero-headline",
+        {"control": "Welcome to the shop", "bold": "Everything you need. Today."},
+        "public, max-age=0, s-maxage=60",
+    ),
+    "/pricing": (
+        "Pricing",
+        "pricing-layout",
+        {"control": "Simple list", "cards": "Three cards", "table": "Comparison table"},
+        "public, s-maxage=60",
+    ),
+    "/checkout/": (
+        "Checkout",
+        "checkout-button",
+        {"control": "Blue 'Pay' button", "green": "Green 'Pay now' button"},
+        "no-store",
+    ),
+}
+
+
+def _page(title: str, body: str) -> str:
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} - edgesplit demo</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}}
+nav a{{margin-right:1rem}} .ok{{color:#17803d}} .bad{{color:#b42318}} code{{background:#f3f3f3;padding:0 .2rem}}
+.variant{{font-size:1.6rem;margin:1.2rem 0;padding:1rem;border:2px solid #ddd;border-radius:.5rem}}</style></head>
+<body><nav><a href="/">Home</a><a href="/pricing">Pricing</a><a href="/checkout/">Checkout</a>
+<a href="/__edgesplit/metrics">Metrics</a></nav>{body}</body></html>"""
+
+
+async def _render(request: web.Request) -> web.Response:
+    path = (
+        request.path
+        if request.path in PAGES
+        else ("/checkout/" if request.path.startswith("/checkout") else None)
+    )
+    if path is None:
+        return web.Response(
+            status=404, text="not found", headers={"Cache-Control": "public, s-maxage=60"}
+        )
+    title, experiment, copy, cache_control = PAGES[path]
+    token = request.headers.get(request.app[HEADER_KEY])
+    result = verify_token(token, request.app[KEYRING_KEY], time.time()) if token else None
+    if result is not None and result.ok and result.claims is not None:
+        variant = result.claims.assignments.get(experiment, "control")
+        status = f'<p class="ok">Decision verified (key <code>{html.escape(result.key_id or "")}</code>).</p>'
+    else:
+        variant = "control"
+        reason = result.reason if result is not None else "no decision header"
+        status = f'<p class="bad">No valid decision ({html.escape(str(reason))}): rendering the control.</p>'
+    body = (
+        f"<h1>{title}</h1>{status}<p>Experiment <code>{experiment}</code>, variant "
+        f'<code id="variant">{html.escape(variant)}</code>:</p><div class="variant">'
+        f"{html.escape(copy.get(variant, copy['control']))}</div>"
+        f"<p><small>Rendered by the origin at {time.strftime('%H:%M:%S')}; a cached copy keeps this time."
+        f"</small></p>"
+    )
+    return web.Response(
+        text=_page(title, body),
+        content_type="text/html",
+        headers={"Cache-Control": cache_control, "X-Rendered-Variant": variant},
+    )
+
+
+def make_origin_app(keyring: Keyring, decision_header: str) -> web.Application:
+    app = web.Application()
+    app[KEYRING_KEY] = keyring
+    app[HEADER_KEY] = decision_header
+    app.router.add_get("/{tail:.*}", _render)
+    return app

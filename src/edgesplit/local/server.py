@@ -1,0 +1,61 @@
+"""The self-hosted proxy's HTTP server: aiohttp in front, the pipeline in the middle.
+
+This module only translates: aiohttp's request into a ``ProxyRequest``, the pipeline's
+``ProxyResponse`` back onto the wire, streaming the body chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ..pipeline import Headers, Pipeline, ProxyRequest, ProxyResponse
+
+__all__ = ["make_app", "to_proxy_request", "send"]
+
+log = logging.getLogger("edgesplit.server")
+PIPELINE_KEY = web.AppKey("pipeline", Pipeline)
+
+
+def to_proxy_request(request: web.Request) -> ProxyRequest:
+    headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
+    host = request.headers.get("host") or f"{request.url.host}:{request.url.port}"
+    # raw_path keeps the path and query exactly as the client sent them.
+    url = f"{request.scheme}://{host}{request.raw_path}"
+    body = request.content if request.body_exists else None
+    return ProxyRequest(request.method, url, headers, body, request.remote)
+
+
+async def send(request: web.Request, response: ProxyResponse) -> web.StreamResponse:
+    out = web.StreamResponse(status=response.status)
+    for name, value in response.headers:
+        out.headers.add(name, value)
+    body = response.body
+    if isinstance(body, (bytes, bytearray)) and "content-length" not in response.headers:
+        out.content_length = len(body)
+    await out.prepare(request)
+    if body is None or request.method == "HEAD":
+        pass
+    elif isinstance(body, (bytes, bytearray)):
+        await out.write(bytes(body))
+    else:
+        stream: AsyncIterator[bytes] = body
+        async for chunk in stream:
+            await out.write(chunk)
+    await out.write_eof()
+    return out
+
+
+async def _handle(request: web.Request) -> web.StreamResponse:
+    pipeline = request.app[PIPELINE_KEY]
+    response = await pipeline.handle(to_proxy_request(request))
+    return await send(request, response)
+
+
+def make_app(pipeline: Pipeline) -> web.Application:
+    app = web.Application(handler_args={"max_field_size": 16 * 1024, "max_line_size": 16 * 1024})
+    app[PIPELINE_KEY] = pipeline
+    app.router.add_route("*", "/{tail:.*}", _handle)
+    return app

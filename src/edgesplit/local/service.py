@@ -1,0 +1,148 @@
+"""Wires the self-hosted proxy together and runs it until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..core import Config, ConfigHolder, Keyring
+from ..pipeline import Metrics, OutboxPort, Pipeline
+from .cache import MemoryCache
+from .origin import AiohttpOrigin
+from .outbox_http import HttpBatchOutbox, MemoryOutbox
+from .reload import ConfigWatcher
+from .runtime import SystemClock, TaskBackground, new_visitor_id
+from .server import make_app
+
+__all__ = ["ProxyOptions", "ProxyService", "serve_forever"]
+
+log = logging.getLogger("edgesplit.serve")
+
+
+@dataclass
+class ProxyOptions:
+    origin: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    config_path: str | None = None
+    vendor_url: str | None = None
+    admin_token: str | None = None
+    origin_timeout: float = 30.0
+    connect_timeout: float = 5.0
+    preserve_host: bool = False
+    access_log: bool = False
+    reload_interval: float = 1.0
+    exposure_window_seconds: int = 1800
+    extra_cleanup: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+
+class ProxyService:
+    """The proxy's parts, started and stopped together (also used by tests and the demo)."""
+
+    def __init__(
+        self,
+        options: ProxyOptions,
+        config: Config,
+        keyring: Keyring,
+        outbox: OutboxPort | None = None,
+    ) -> None:
+        self.options = options
+        self.clock = SystemClock()
+        self.metrics = Metrics()
+        self.holder = ConfigHolder(config)
+        self.background = TaskBackground()
+        self.origin = AiohttpOrigin(
+            options.origin,
+            connect_timeout=options.connect_timeout,
+            read_timeout=options.origin_timeout,
+            preserve_host=options.preserve_host,
+        )
+        cache_settings = config.settings.cache
+        self.cache = MemoryCache(
+            self.clock,
+            max_bytes=cache_settings.max_bytes,
+            max_entry_bytes=cache_settings.max_entry_bytes,
+        )
+        self.http_outbox = (
+            HttpBatchOutbox(options.vendor_url) if options.vendor_url and outbox is None else None
+        )
+        self.outbox: Any = outbox or self.http_outbox or MemoryOutbox()
+        self.pipeline = Pipeline(
+            config=self.holder,
+            keyring=keyring,
+            origin=self.origin,
+            outbox=self.outbox,
+            clock=self.clock,
+            new_id=new_visitor_id,
+            background=self.background,
+            cache=self.cache,
+            metrics=self.metrics,
+            admin_token=options.admin_token,
+            exposure_window_seconds=options.exposure_window_seconds,
+        )
+        self.watcher = (
+            ConfigWatcher(
+                options.config_path, self.holder, self.metrics, interval=options.reload_interval
+            )
+            if options.config_path
+            else None
+        )
+        self.runner: web.AppRunner | None = None
+        self.port = options.port
+
+    async def start(self) -> None:
+        app = make_app(self.pipeline)
+        self.runner = web.AppRunner(
+            app, access_log=log if self.options.access_log else None, handle_signals=False
+        )
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, self.options.host, self.options.port, reuse_address=True)
+        await site.start()
+        if self.options.port == 0:  # an ephemeral port (tests): find out which
+            server = site._server  # noqa: SLF001 - aiohttp exposes no public accessor
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self.http_outbox is not None:
+            self.http_outbox.start()
+        if self.watcher is not None:
+            self.watcher.start()
+        config = self.holder.current
+        log.info(
+            "edgesplit proxy on http://%s:%d -> %s (config %r, %d experiments)",
+            self.options.host,
+            self.port,
+            self.options.origin,
+            config.version,
+            len(config.experiments),
+        )
+
+    async def stop(self) -> None:
+        if self.watcher is not None:
+            await self.watcher.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        await self.background.drain()
+        if self.http_outbox is not None:
+            await self.http_outbox.close()
+        await self.origin.close()
+        for cleanup in self.options.extra_cleanup:
+            await cleanup()
+
+
+async def serve_forever(service: ProxyService) -> None:
+    """Run until SIGTERM or SIGINT, then stop accepting, finish what is in flight, flush, exit."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    try:
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await service.stop()

@@ -1,0 +1,93 @@
+"""Step one of the flow: who is asking, which experiments apply, and the signed decision.
+
+Pure apart from the ports it is handed (``new_id`` for randomness, ``now`` for the clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core import (
+    Assignment,
+    Config,
+    DecisionClaims,
+    Keyring,
+    assign,
+    assign_control,
+    is_targeted,
+    sign_token,
+)
+from ..core.events import exposure_event
+from .attributes import RequestAttributes
+from .http import Headers, ProxyRequest
+from .identity import resolve_identity
+from .policy import classify
+
+__all__ = ["Decision", "decide", "NO_DECISION"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    visitor_id: str | None = None
+    assignments: Mapping[str, Assignment] = field(default_factory=dict)
+    vector: tuple[tuple[str, str], ...] = ()
+    """(experiment, variant) for every experiment that applies, sorted: the cache dimension."""
+    token: str | None = None
+    set_cookie: str | None = None
+    exposures: tuple[dict[str, Any], ...] = ()
+    bot: str = ""
+
+
+NO_DECISION = Decision()
+
+
+def decide(
+    request: ProxyRequest,
+    headers: Headers,
+    cookies: Mapping[str, str],
+    config: Config,
+    keyring: Keyring,
+    *,
+    now: float,
+    new_id: Callable[[], str],
+    exposure_window_seconds: int,
+) -> Decision:
+    settings = config.settings
+    attributes = RequestAttributes(request.method, request.url, headers, cookies, request.platform)
+    # Requests no experiment applies to pass straight through: no id, no cookie, no token.
+    if not config.experiments or not is_targeted(config, attributes):
+        return NO_DECISION
+    participation = classify(settings.policy, headers, cookies, request.platform)
+    if participation.bot:
+        assignments = assign_control(config, attributes, "bot")
+        visitor_id, set_cookie = "", None
+    else:
+        identity = resolve_identity(
+            settings.identity, cookies, headers, new_id, persist=participation.consent
+        )
+        visitor_id, set_cookie = identity.visitor_id, identity.set_cookie
+        assignments = assign(config, visitor_id, attributes)
+    vector = tuple(
+        sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None)
+    )
+    claims = DecisionClaims.from_assignments(
+        visitor_id, assignments, config.version, now, settings.decision.ttl_seconds
+    )
+    exposures: tuple[dict[str, Any], ...] = ()
+    if participation.consent and not participation.bot:
+        exposures = tuple(
+            exposure_event(visitor_id, key, a.variant, config.version, now, exposure_window_seconds)
+            for key, a in assignments.items()
+            if a.in_experiment and a.variant is not None
+        )
+    return Decision(
+        visitor_id,
+        assignments,
+        vector,
+        sign_token(claims, keyring),
+        set_cookie,
+        exposures,
+        participation.why if participation.bot else "",
+    )

@@ -1,0 +1,246 @@
+"""The request flow both shells run: decide, forward, cache per variant, answer.
+
+    client -> strip forged decisions -> decide (identity, policy, assign, sign)
+           -> per-variant cache lookup -> origin (streamed) -> store if shareable
+           -> answer (cookie, private cache-control for variant pages) -> exposures to outbox
+
+Every failure of edgesplit itself is served open: the request still reaches the origin, with no
+decision, and the failure is counted and logged once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..core import ConfigHolder, Keyring
+from .cache_policy import cache_key, client_cache_control, shared_ttl
+from .cookies import parse_cookie_header
+from .decide import NO_DECISION, Decision, decide
+from .http import Headers, ProxyRequest, ProxyResponse, strip_hop_by_hop
+from .metrics import Metrics
+from .ports import (
+    BackgroundPort,
+    CachePort,
+    Clock,
+    OriginPort,
+    OriginTimeout,
+    OriginUnavailable,
+    OutboxPort,
+)
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger("edgesplit.pipeline")
+CACHE_STATUS_HEADER = "x-edgesplit-cache"
+
+
+def _plain(
+    status: int, text: str, content_type: str = "text/plain; charset=utf-8"
+) -> ProxyResponse:
+    body = text.encode("utf-8")
+    return ProxyResponse(
+        status,
+        Headers(
+            [
+                ("content-type", content_type),
+                ("content-length", str(len(body))),
+                ("cache-control", "no-store"),
+            ]
+        ),
+        body,
+    )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        config: ConfigHolder,
+        keyring: Keyring,
+        origin: OriginPort,
+        outbox: OutboxPort,
+        clock: Clock,
+        new_id: Callable[[], str],
+        background: BackgroundPort,
+        cache: CachePort | None = None,
+        metrics: Metrics | None = None,
+        admin_token: str | None = None,
+        exposure_window_seconds: int = 1800,
+    ) -> None:
+        self.config = config
+        self.keyring = keyring
+        self.origin = origin
+        self.outbox = outbox
+        self.clock = clock
+        self.new_id = new_id
+        self.background = background
+        self.cache = cache
+        self.metrics = metrics or Metrics()
+        self.admin_token = admin_token
+        self.exposure_window_seconds = exposure_window_seconds
+        self._failures_logged: set[str] = set()
+
+    async def handle(self, request: ProxyRequest) -> ProxyResponse:
+        started = self.clock.monotonic()
+        try:
+            return await self._handle(request)
+        finally:
+            self.metrics.observe_latency(self.clock.monotonic() - started)
+
+    def _fail_open(self, stage: str, exc: BaseException) -> None:
+        self.metrics.inc("edgesplit_internal_errors_total", stage=stage)
+        if stage not in self._failures_logged:  # log each kind once; the counter keeps counting
+            self._failures_logged.add(stage)
+            log.error(
+                "edgesplit failed in %s and served the request open: %r", stage, exc, exc_info=exc
+            )
+
+    async def _handle(self, request: ProxyRequest) -> ProxyResponse:
+        config = self.config.current
+        settings = config.settings
+        path = request.path
+        prefix = settings.admin.path_prefix
+        if path == prefix or path.startswith(prefix + "/"):
+            return self._admin(request, path[len(prefix) :])
+
+        headers = request.headers.copy()
+        strip_hop_by_hop(headers)
+        headers.remove(settings.decision.header)  # only edgesplit speaks for edgesplit
+        cookies = parse_cookie_header("; ".join(headers.get_all("cookie")) or None)
+        try:
+            decision = decide(
+                request,
+                headers,
+                cookies,
+                config,
+                self.keyring,
+                now=self.clock.now(),
+                new_id=self.new_id,
+                exposure_window_seconds=self.exposure_window_seconds,
+            )
+        except Exception as exc:  # noqa: BLE001 - fail open: the page matters more than the test
+            self._fail_open("decide", exc)
+            decision = NO_DECISION
+        if decision.token is not None:
+            headers.set(settings.decision.header, decision.token)
+            self.metrics.inc("edgesplit_decisions_total")
+        if decision.bot:
+            self.metrics.inc("edgesplit_bots_total", signal=decision.bot)
+        self._forwarding_headers(request, headers)
+        forwarded = ProxyRequest(
+            request.method, request.url, headers, request.body, request.client_ip, request.platform
+        )
+        response = await self._fetch(forwarded, decision, config.settings.cache)
+        self._finish(response, decision)
+        self._emit(decision)
+        return response
+
+    @staticmethod
+    def _forwarding_headers(request: ProxyRequest, headers: Headers) -> None:
+        if request.client_ip:
+            prior = headers.get("x-forwarded-for")
+            headers.set(
+                "x-forwarded-for", f"{prior}, {request.client_ip}" if prior else request.client_ip
+            )
+        headers.set("x-forwarded-proto", request.url.split(":", 1)[0])
+        if "x-forwarded-host" not in headers and headers.get("host"):
+            headers.set("x-forwarded-host", headers.get("host") or "")
+
+    async def _fetch(
+        self, request: ProxyRequest, decision: Decision, cache_settings: Any
+    ) -> ProxyResponse:
+        use_cache = (
+            self.cache is not None and cache_settings.enabled and request.method in ("GET", "HEAD")
+        )
+        key = ""
+        if use_cache:
+            assert self.cache is not None
+            key = cache_key(request.url, decision.vector, cache_settings.ignore_query_params)
+            try:
+                cached = await self.cache.lookup(key, request)
+            except Exception as exc:  # noqa: BLE001
+                self._fail_open("cache_lookup", exc)
+                cached = None
+            if cached is not None:
+                self.metrics.inc("edgesplit_cache_total", result="hit")
+                self.metrics.inc("edgesplit_requests_total", outcome="cache_hit")
+                if request.method == "HEAD":
+                    cached.body = None
+                cached.headers.set(CACHE_STATUS_HEADER, "HIT")
+                return cached
+        try:
+            response = await self.origin.fetch(request)
+        except OriginTimeout:
+            self.metrics.inc("edgesplit_origin_errors_total", kind="timeout")
+            self.metrics.inc("edgesplit_requests_total", outcome="origin_timeout")
+            return _plain(504, "504 Gateway Timeout: the origin did not answer in time.\n")
+        except OriginUnavailable as exc:
+            self.metrics.inc("edgesplit_origin_errors_total", kind="unavailable")
+            self.metrics.inc("edgesplit_requests_total", outcome="origin_unavailable")
+            log.warning("origin unavailable: %s", exc)
+            return _plain(502, "502 Bad Gateway: the origin could not be reached.\n")
+        if response.status >= 500:
+            self.metrics.inc("edgesplit_origin_errors_total", kind="5xx")
+        self.metrics.inc("edgesplit_requests_total", outcome="proxied")
+        strip_hop_by_hop(response.headers)
+        if not use_cache:
+            return response
+        ttl = None
+        if request.method == "GET":
+            ttl = shared_ttl(
+                "GET",
+                response.status,
+                response.headers,
+                self.clock.now(),
+                has_authorization="authorization" in request.headers,
+            )
+        if ttl:
+            assert self.cache is not None
+            try:
+                response = self.cache.store(key, request, response, ttl)
+                self.metrics.inc("edgesplit_cache_total", result="miss_stored")
+            except Exception as exc:  # noqa: BLE001
+                self._fail_open("cache_store", exc)
+            response.headers.set(CACHE_STATUS_HEADER, "MISS")
+        else:
+            self.metrics.inc("edgesplit_cache_total", result="bypass")
+            response.headers.set(CACHE_STATUS_HEADER, "BYPASS")
+        return response
+
+    @staticmethod
+    def _finish(response: ProxyResponse, decision: Decision) -> None:
+        client_cache_control(response.headers, bool(decision.vector))
+        if decision.set_cookie is not None:
+            response.headers.add("set-cookie", decision.set_cookie)
+
+    def _emit(self, decision: Decision) -> None:
+        if not decision.exposures:
+            return
+        try:
+            self.outbox.submit(list(decision.exposures))
+            self.metrics.inc("edgesplit_exposures_total", len(decision.exposures))
+        except Exception as exc:  # noqa: BLE001
+            self._fail_open("outbox", exc)
+
+    def _admin(self, request: ProxyRequest, subpath: str) -> ProxyResponse:
+        if subpath == "/health":
+            config = self.config.current
+            body = {
+                "status": "ok",
+                "config_version": config.version,
+                "experiments": len(config.experiments),
+                "config_refused": self.config.refused,
+            }
+            return _plain(200, json.dumps(body) + "\n", "application/json")
+        if subpath == "/metrics":
+            if (
+                self.admin_token
+                and request.headers.get("authorization") != f"Bearer {self.admin_token}"
+            ):
+                return _plain(401, "401 Unauthorized: send Authorization: Bearer <admin token>\n")
+            self.metrics.set_gauge("edgesplit_config_refused_total", self.config.refused)
+            return _plain(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+        return _plain(404, "404 Not Found\n")

@@ -1,0 +1,76 @@
+"""Counters and a latency histogram, rendered in the Prometheus text format (0.0.4)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import defaultdict
+
+__all__ = ["Metrics", "LATENCY_BUCKETS"]
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_HELP = {
+    "edgesplit_requests_total": "Requests handled, by outcome.",
+    "edgesplit_decisions_total": "Requests that carried a signed decision to the origin.",
+    "edgesplit_cache_total": "Per-variant cache lookups and stores, by result.",
+    "edgesplit_origin_errors_total": "Origin failures, by kind.",
+    "edgesplit_exposures_total": "Exposure events handed to the outbox.",
+    "edgesplit_bots_total": "Requests served the control as bots or prefetches, by signal.",
+    "edgesplit_internal_errors_total": "edgesplit failures that were served open, by stage.",
+    "edgesplit_config_refused_total": "Configurations refused; the running one stayed.",
+    "edgesplit_tokens_rejected_total": "Decision tokens rejected, by reason.",
+    "edgesplit_request_duration_seconds": "Time from request to response headers.",
+}
+
+
+def _labels(labels: tuple[tuple[str, str], ...]) -> str:
+    if not labels:
+        return ""
+    escaped = (f'{k}="{v}"'.replace("\n", " ") for k, v in labels)
+    return "{" + ",".join(escaped) + "}"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(
+            lambda: defaultdict(float)
+        )
+        self.gauges: dict[str, float] = {}
+        self._bucket_counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self._latency_sum = 0.0
+        self._latency_count = 0
+
+    def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
+        self.counters[name][tuple(sorted(labels.items()))] += value
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
+
+    def set_gauge(self, name: str, value: float) -> None:
+        self.gauges[name] = value
+
+    def observe_latency(self, seconds: float) -> None:
+        self._bucket_counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self._latency_sum += seconds
+        self._latency_count += 1
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for name in sorted(self.counters):
+            lines.append(f"# HELP {name} {_HELP.get(name, name)}")
+            lines.append(f"# TYPE {name} counter")
+            for labels, value in sorted(self.counters[name].items()):
+                lines.append(f"{name}{_labels(labels)} {value:g}")
+        for name in sorted(self.gauges):
+            lines.append(f"# TYPE {name} gauge")
+            lines.append(f"{name} {self.gauges[name]:g}")
+        name = "edgesplit_request_duration_seconds"
+        lines.append(f"# HELP {name} {_HELP[name]}")
+        lines.append(f"# TYPE {name} histogram")
+        cumulative = 0
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self._bucket_counts, strict=True):
+            cumulative += count
+            le = "+Inf" if bound == float("inf") else f"{bound:g}"
+            lines.append(f'{name}_bucket{{le="{le}"}} {cumulative}')
+        lines.append(f"{name}_sum {self._latency_sum:.6f}")
+        lines.append(f"{name}_count {self._latency_count}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,75 @@
+"""The small ports the pipeline is written against. Each shell supplies adapters:
+
+======================  =============================  ====================================
+port                    self-hosted proxy              Cloudflare Worker
+======================  =============================  ====================================
+OriginPort              aiohttp client, streaming      ``fetch`` with the JS stream
+CachePort               in-process LRU, teed bodies    ``caches.default`` + ``waitUntil``
+OutboxPort              SQLite outbox / HTTP sink      Durable Object queue shards
+Clock                   ``time``                       ``time`` (frozen per request)
+BackgroundPort          ``asyncio`` tasks              ``ctx.waitUntil``
+======================  =============================  ====================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import Any, Protocol
+
+from .http import ProxyRequest, ProxyResponse
+
+__all__ = [
+    "BackgroundPort",
+    "CachePort",
+    "Clock",
+    "OriginPort",
+    "OriginTimeout",
+    "OriginUnavailable",
+    "OutboxPort",
+    "OriginError",
+]
+
+
+class OriginError(Exception):
+    """The origin could not produce a response (adapters translate their own errors to these)."""
+
+
+class OriginUnavailable(OriginError):
+    """Connection refused, reset, DNS failure, malformed response: answered with 502."""
+
+
+class OriginTimeout(OriginError):
+    """No response headers within the timeout: answered with 504."""
+
+
+class OriginPort(Protocol):
+    async def fetch(self, request: ProxyRequest) -> ProxyResponse: ...
+
+
+class CachePort(Protocol):
+    async def lookup(self, key: str, request: ProxyRequest) -> ProxyResponse | None: ...
+
+    def store(
+        self, key: str, request: ProxyRequest, response: ProxyResponse, ttl: int
+    ) -> ProxyResponse:
+        """Arrange for ``response`` to be stored as its body streams by; return what to send.
+        ``request`` is there for ``Vary``: the adapter keys entries by the varied headers."""
+        ...
+
+
+class OutboxPort(Protocol):
+    def submit(self, events: Sequence[dict[str, Any]]) -> None:
+        """Take events for delivery without blocking the request."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+
+class BackgroundPort(Protocol):
+    def defer(self, work: Awaitable[Any]) -> None:
+        """Run ``work`` after the response is on its way, without losing it."""
+        ...
