@@ -89,16 +89,13 @@ def measure(ids: list[str], repeat: int) -> dict[str, float]:
                         gb.run(experiment)
                 return len(ids)
 
-            results[f"GrowthBook.run[v{version}, {count} exp]"] = _median_us_per_call(
-                run_gb, repeat
-            )
+            results[f"GrowthBook.run[v{version}, {count} exp]"] = _median_us_per_call(run_gb, repeat)
             gb.destroy()
 
     keyring = Keyring((HmacKey("k1", bytes(range(32))),))
     cfg20 = _config(20, "edgesplit")
     claims = [
-        DecisionClaims.from_assignments(v, assign(cfg20, v), "bench", 1_764_000_000, 300)
-        for v in ids[:2000]
+        DecisionClaims.from_assignments(v, assign(cfg20, v), "bench", 1_764_000_000, 300) for v in ids[:2000]
     ]  # type: ignore[arg-type]
     tokens = [sign_token(c, keyring) for c in claims]
 

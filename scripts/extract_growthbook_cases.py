@@ -36,9 +36,7 @@ def convert_run(case: list) -> dict | None:
     if len(variations) < 2 or variations.count(expected_value) != 1:
         return None
     weights = experiment.get("weights")
-    if weights is not None and (
-        len(weights) != len(variations) or not 0.99 <= sum(weights) <= 1.01
-    ):
+    if weights is not None and (len(weights) != len(variations) or not 0.99 <= sum(weights) <= 1.01):
         return None
     coverage = experiment.get("coverage", 1)
     if not 0 <= coverage <= 1:

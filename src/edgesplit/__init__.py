@@ -63,9 +63,7 @@ def load_config(source: Any) -> Config:
             with open(source, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
-            raise ConfigError(
-                [Problem("", f"cannot read {os.fspath(source)!r}: {exc.strerror}")]
-            ) from None
+            raise ConfigError([Problem("", f"cannot read {os.fspath(source)!r}: {exc.strerror}")]) from None
         return parse_config_text(data)
     raise TypeError(f"load_config takes a path, JSON text or a dict, not {type(source).__name__}")
 

@@ -55,8 +55,7 @@ def _keyring(path: str | None) -> Any:
         text = os.environ[KEYS_ENV]
     else:
         raise SystemExit(
-            f"no signing keys: pass --keys FILE or set {KEYS_ENV} "
-            "('edgesplit keys generate' makes a keyring)"
+            f"no signing keys: pass --keys FILE or set {KEYS_ENV} ('edgesplit keys generate' makes a keyring)"
         )
     return load_keyring(text)
 
@@ -109,11 +108,7 @@ def cmd_token_verify(args: argparse.Namespace) -> int:
     if not result.ok or result.claims is None:
         print(json.dumps({"ok": False, "reason": result.reason, "key_id": result.key_id}))
         return 1
-    print(
-        json.dumps(
-            {"ok": True, "key_id": result.key_id, "claims": result.claims.to_json()}, indent=2
-        )
-    )
+    print(json.dumps({"ok": True, "key_id": result.key_id, "claims": result.claims.to_json()}, indent=2))
     return 0
 
 
@@ -121,11 +116,7 @@ def cmd_keys_generate(args: argparse.Namespace) -> int:
     key_id = args.id or time.strftime("%Y-%m-%d", time.gmtime())
     print(
         json.dumps(
-            {
-                "keys": [
-                    {"id": key_id, "alg": "HS256", "secret": b64url_encode(secrets.token_bytes(32))}
-                ]
-            },
+            {"keys": [{"id": key_id, "alg": "HS256", "secret": b64url_encode(secrets.token_bytes(32))}]},
             indent=2,
         )
     )
@@ -142,9 +133,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def _setup_logging(level: str) -> None:
     import logging
 
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -190,9 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    validate = sub.add_parser(
-        "validate", help="check a configuration; exit 1 listing every problem"
-    )
+    validate = sub.add_parser("validate", help="check a configuration; exit 1 listing every problem")
     validate.add_argument("config", help="path to the JSON configuration")
     validate.set_defaults(run=cmd_validate)
 
@@ -215,14 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     sign = token_sub.add_parser("sign", help="assign a visitor and print the signed decision token")
     visitor_options(sign)
-    sign.add_argument(
-        "--ttl", type=int, default=300, help="token lifetime in seconds (default 300)"
-    )
+    sign.add_argument("--ttl", type=int, default=300, help="token lifetime in seconds (default 300)")
     sign.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
     sign.set_defaults(run=cmd_token_sign)
-    verify = token_sub.add_parser(
-        "verify", help="verify a token; exit 1 with the reason when rejected"
-    )
+    verify = token_sub.add_parser("verify", help="verify a token; exit 1 with the reason when rejected")
     verify.add_argument("token")
     verify.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
     verify.add_argument("--now", type=float, help="verify as of this epoch time (default: now)")
@@ -245,20 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Set $EDGESPLIT_ADMIN_TOKEN to require 'Authorization: Bearer <token>' on the metrics endpoint. "
         "Example: edgesplit serve --config experiments.json --origin http://127.0.0.1:3000 --port 8080",
     )
-    serve.add_argument(
-        "--config", required=True, help="path to the JSON configuration (watched for changes)"
-    )
-    serve.add_argument(
-        "--origin", required=True, help="origin base URL, e.g. http://127.0.0.1:3000"
-    )
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
-    )
+    serve.add_argument("--config", required=True, help="path to the JSON configuration (watched for changes)")
+    serve.add_argument("--origin", required=True, help="origin base URL, e.g. http://127.0.0.1:3000")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     serve.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
-    serve.add_argument(
-        "--vendor-url", help="where event batches are POSTed (default: kept in memory)"
-    )
+    serve.add_argument("--vendor-url", help="where event batches are POSTed (default: kept in memory)")
     serve.add_argument(
         "--origin-timeout",
         type=float,
@@ -288,14 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
         "with the bundled sample config. Then open the printed URL.",
     )
     demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument(
-        "--port", type=int, default=8080, help="proxy port (default 8080; 0 picks a free one)"
-    )
+    demo.add_argument("--port", type=int, default=8080, help="proxy port (default 8080; 0 picks a free one)")
     demo.add_argument("--origin-port", type=int, default=8081)
     demo.add_argument("--vendor-port", type=int, default=8082)
-    demo.add_argument(
-        "--log-level", default="warning", choices=("debug", "info", "warning", "error")
-    )
+    demo.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"))
     demo.set_defaults(run=cmd_demo)
 
     schema = sub.add_parser("schema", help="print the configuration's JSON Schema")

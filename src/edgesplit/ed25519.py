@@ -63,9 +63,7 @@ def ed25519_key(
     try:
         private_key = Ed25519PrivateKey.from_private_bytes(private) if private is not None else None
         public_key = (
-            Ed25519PublicKey.from_public_bytes(public)
-            if public is not None
-            else private_key.public_key()  # type: ignore[union-attr]
+            Ed25519PublicKey.from_public_bytes(public) if public is not None else private_key.public_key()  # type: ignore[union-attr]
         )
     except ValueError as exc:
         raise KeyringError(f"key {key_id!r}: not a raw 32-byte Ed25519 key ({exc})") from None

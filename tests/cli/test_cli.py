@@ -150,9 +150,7 @@ def test_schema_is_printed() -> None:
 
 
 def test_parse_attributes() -> None:
-    assert parse_attributes(
-        ["country=US", "visits:=3", "query.ref=news", "cookie.plan=pro", "a=b:=c"]
-    ) == {
+    assert parse_attributes(["country=US", "visits:=3", "query.ref=news", "cookie.plan=pro", "a=b:=c"]) == {
         "country": "US",
         "visits": 3,
         "query": {"ref": "news"},

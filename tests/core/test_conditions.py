@@ -88,17 +88,13 @@ def test_errors(doc: Any, expected: str) -> None:
     assert [str(p) for p in reader.problems] == [expected]
 
 
-SCALAR = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
-)
+SCALAR = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
 ANY = st.recursive(
     SCALAR,
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.dictionaries(
-            st.sampled_from(
-                ["$and", "$or", "$not", "$in", "$gt", "$regex", "$exists", "a", "b.c", "$eq"]
-            )
+            st.sampled_from(["$and", "$or", "$not", "$in", "$gt", "$regex", "$exists", "a", "b.c", "$eq"])
             | st.text(max_size=3),
             inner,
             max_size=3,
@@ -114,9 +110,7 @@ ANY = st.recursive(
         st.sampled_from(["a", "b", "b.c"]), SCALAR | st.dictionaries(st.just("c"), SCALAR)
     ),
 )
-def test_fuzzed_conditions_compile_or_report_and_never_raise_when_run(
-    doc: Any, attributes: dict
-) -> None:
+def test_fuzzed_conditions_compile_or_report_and_never_raise_when_run(doc: Any, attributes: dict) -> None:
     reader = Reader()
     condition = compile_condition(doc, "when", reader)
     if condition is None:

@@ -35,9 +35,7 @@ def test_minimal_config_has_defaults() -> None:
 
 
 def test_weights_are_normalised() -> None:
-    cfg = parse_config(
-        document(experiment(variants=[{"key": "a", "weight": 1}, {"key": "b", "weight": 3}]))
-    )
+    cfg = parse_config(document(experiment(variants=[{"key": "a", "weight": 1}, {"key": "b", "weight": 3}])))
     assert [v.weight for v in cfg.experiments[0].variants] == [0.25, 0.75]
 
 
@@ -179,9 +177,7 @@ def test_too_many_experiments() -> None:
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=30,
 )
 FIELDS = st.sampled_from(
@@ -206,9 +202,7 @@ EXPERIMENTISH = st.dictionaries(FIELDS, JSON, max_size=8)
 
 
 @given(
-    st.dictionaries(
-        st.sampled_from(["schema_version", "version", "experiments", "overrides"]), JSON
-    )
+    st.dictionaries(st.sampled_from(["schema_version", "version", "experiments", "overrides"]), JSON)
     | st.fixed_dictionaries(
         {
             "schema_version": st.just(1),
@@ -233,7 +227,5 @@ def test_fuzzed_text_either_loads_or_raises_config_error(text: str | bytes) -> N
 
 
 def test_round_trip_through_json_text() -> None:
-    doc = document(
-        experiment("a", coverage=0.5, targeting={"paths": ["/x/**"], "when": {"country": "US"}})
-    )
+    doc = document(experiment("a", coverage=0.5, targeting={"paths": ["/x/**"], "when": {"country": "US"}}))
     assert parse_config_text(json.dumps(doc)) == parse_config(doc)

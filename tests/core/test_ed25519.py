@@ -23,9 +23,7 @@ CLAIMS = DecisionClaims("v", {"hero": "b"}, "c1", 100, 400)
 
 
 def test_public_key_verifies_what_the_private_key_signed() -> None:
-    signer = load_keyring(
-        {"keys": [{"id": "ed1", "alg": "EdDSA", "private_key": b64url_encode(SEED)}]}
-    )
+    signer = load_keyring({"keys": [{"id": "ed1", "alg": "EdDSA", "private_key": b64url_encode(SEED)}]})
     verifier = load_keyring(
         {
             "keys": [
@@ -36,9 +34,10 @@ def test_public_key_verifies_what_the_private_key_signed() -> None:
     )
     token = sign_token(CLAIMS, signer)
     assert verify_token(token, verifier, 200).claims == CLAIMS
-    assert verify_token(
-        token[:-2] + ("AA" if token[-2:] != "AA" else "AB"), verifier, 200
-    ).reason in ("bad_signature", "malformed")
+    assert verify_token(token[:-2] + ("AA" if token[-2:] != "AA" else "AB"), verifier, 200).reason in (
+        "bad_signature",
+        "malformed",
+    )
 
 
 def test_a_public_only_key_cannot_sign_first() -> None:

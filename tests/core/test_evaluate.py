@@ -11,9 +11,7 @@ from edgesplit.core import assign, parse_forced_variants
 
 
 def test_stable_for_the_same_visitor() -> None:
-    cfg = config(
-        experiment("a"), experiment("b", variants=[{"key": "x"}, {"key": "y"}, {"key": "z"}])
-    )
+    cfg = config(experiment("a"), experiment("b", variants=[{"key": "x"}, {"key": "y"}, {"key": "z"}]))
     first = assign(cfg, "visitor-42")
     assert all(assign(cfg, "visitor-42") == first for _ in range(10))
     assert {r.reason for r in first.values()} == {"bucketed"}
@@ -97,10 +95,7 @@ def test_custom_hash_attribute() -> None:
     assert by_user.in_experiment
     # The same user on another device gets the same variant.
     assert assign(cfg, "device-2", {"user_id": "u-7"})["a"].index == by_user.index
-    assert (
-        assign(cfg, "device-2", {"user_id": 7})["a"]
-        == assign(cfg, "device-3", {"user_id": "7"})["a"]
-    )
+    assert assign(cfg, "device-2", {"user_id": 7})["a"] == assign(cfg, "device-3", {"user_id": "7"})["a"]
 
 
 def test_forced_variants_only_when_enabled() -> None:

@@ -69,9 +69,7 @@ def test_in_namespace(case: list) -> None:
 def test_equal_weights(count: int, expected: list[float]) -> None:
     if count < 1:
         pytest.skip("an experiment needs at least two variants")
-    assert list(effective_weights([1] * count, "growthbook-v2")) == pytest.approx(
-        expected, abs=1e-8
-    )
+    assert list(effective_weights([1] * count, "growthbook-v2")) == pytest.approx(expected, abs=1e-8)
 
 
 @pytest.mark.parametrize("case", CASES["run"], ids=[case["name"] for case in CASES["run"]])

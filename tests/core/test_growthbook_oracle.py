@@ -25,9 +25,7 @@ def _oracle(visitor_id: str, spec: dict) -> tuple[bool, int]:
         coverage=spec.get("coverage", 1),
         hashVersion=int(spec["hash"][-1]),
         seed=spec.get("seed"),
-        namespace=(spec["namespace"]["id"], *spec["namespace"]["range"])
-        if "namespace" in spec
-        else None,
+        namespace=(spec["namespace"]["id"], *spec["namespace"]["range"]) if "namespace" in spec else None,
     )
     result = growthbook.GrowthBook(attributes={"id": visitor_id}).run(gb_experiment)
     return result.inExperiment, result.variationId

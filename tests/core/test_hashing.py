@@ -38,9 +38,7 @@ def test_fnv1a32_counts_utf16_code_units() -> None:
 
 
 @given(scheme=st.sampled_from(HASH_SCHEMES), seed=ANY_TEXT, value=ANY_TEXT)
-def test_every_scheme_maps_into_unit_interval_deterministically(
-    scheme: str, seed: str, value: str
-) -> None:
+def test_every_scheme_maps_into_unit_interval_deterministically(scheme: str, seed: str, value: str) -> None:
     hasher = make_hasher(scheme, seed)
     first = hasher(value)
     assert 0.0 <= first < 1.0
@@ -93,6 +91,4 @@ def test_two_experiments_are_independent(scheme: str) -> None:
 def test_same_seed_correlates_and_different_seeds_do_not() -> None:
     # The salt is what separates experiments: with an equal seed, assignments coincide.
     cfg = config(experiment("one", seed="shared"), experiment("two", seed="shared"))
-    assert all(
-        r["one"].index == r["two"].index for r in (assign(cfg, f"u{n}") for n in range(1000))
-    )
+    assert all(r["one"].index == r["two"].index for r in (assign(cfg, f"u{n}") for n in range(1000)))

@@ -58,6 +58,4 @@ def test_public_api_lists_exactly_what_exists() -> None:
         assert module.__all__ == sorted(module.__all__)
         for name in module.__all__:
             assert hasattr(module, name), (module.__name__, name)
-    assert {"load_config", "assign", "ConfigError", "sign_token", "verify_token"} <= set(
-        edgesplit.__all__
-    )
+    assert {"load_config", "assign", "ConfigError", "sign_token", "verify_token"} <= set(edgesplit.__all__)

@@ -209,9 +209,7 @@ def test_arbitrary_input_is_rejected_with_a_reason(token: object) -> None:
     assignments=st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=5),
 )
 def test_any_claims_round_trip(visitor: str, assignments: dict) -> None:
-    original = claims(
-        visitor_id=visitor, assignments=assignments, held_out=frozenset(list(assignments)[:1])
-    )
+    original = claims(visitor_id=visitor, assignments=assignments, held_out=frozenset(list(assignments)[:1]))
     result = verify_token(sign_token(original, KEYRING), KEYRING, NOW)
     assert result.ok and result.claims == original
 

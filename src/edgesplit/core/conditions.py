@@ -102,10 +102,8 @@ class _Compiler:
         ok = True
         for key, value in doc.items():
             here = child_path(path, key)
-            if key.startswith("$"):
-                part = self.logical(key, value, here, depth)
-            else:
-                part = self.field(key, value, here, depth)
+            compile_part = self.logical if key.startswith("$") else self.field
+            part = compile_part(key, value, here, depth)
             if part is None:
                 ok = False
             else:
@@ -127,9 +125,7 @@ class _Compiler:
         items = self.reader.expect_list(value, path, min_items=1, max_items=256)
         if items is None:
             return None
-        compiled = [
-            self.condition(item, child_path(path, i), depth + 1) for i, item in enumerate(items)
-        ]
+        compiled = [self.condition(item, child_path(path, i), depth + 1) for i, item in enumerate(items)]
         if any(part is None for part in compiled):
             return None
         parts = [part for part in compiled if part is not None]
@@ -153,14 +149,8 @@ class _Compiler:
         if depth > MAX_CONDITION_DEPTH:
             self.reader.fail(path, f"nesting deeper than {MAX_CONDITION_DEPTH} levels")
             return None
-        if (
-            isinstance(spec, dict)
-            and spec
-            and all(isinstance(k, str) and k.startswith("$") for k in spec)
-        ):
-            tests = [
-                self.operator_test(op, arg, child_path(path, op), depth) for op, arg in spec.items()
-            ]
+        if isinstance(spec, dict) and spec and all(isinstance(k, str) and k.startswith("$") for k in spec):
+            tests = [self.operator_test(op, arg, child_path(path, op), depth) for op, arg in spec.items()]
             if any(test is None for test in tests):
                 return None
             checks = [test for test in tests if test is not None]
@@ -176,9 +166,7 @@ class _Compiler:
         self.reader.fail(path, "must be a string, number, boolean or null")
         return False
 
-    def operator_test(
-        self, op: str, arg: Any, path: str, depth: int
-    ) -> Callable[[Any], bool] | None:
+    def operator_test(self, op: str, arg: Any, path: str, depth: int) -> Callable[[Any], bool] | None:
         if op == "$eq":
             return (lambda actual: _equal(actual, arg)) if self.scalar(arg, path) else None
         if op == "$ne":

@@ -118,12 +118,8 @@ def parse_config(document: Any) -> Config:
             f"must be {SCHEMA_VERSION} (this edgesplit reads schema version "
             f"{SCHEMA_VERSION}), not {obj['schema_version']!r}"[:200],
         )
-    version = (
-        reader.expect_str(obj["version"], "version", max_length=128) if "version" in obj else None
-    )
-    overrides = (
-        _overrides(reader, obj["overrides"], "overrides") if "overrides" in obj else Overrides()
-    )
+    version = reader.expect_str(obj["version"], "version", max_length=128) if "version" in obj else None
+    overrides = _overrides(reader, obj["overrides"], "overrides") if "overrides" in obj else Overrides()
 
     experiments: list[tuple[int, Experiment]] = []
     items = (
@@ -195,9 +191,7 @@ def parse_config_text(text: str | bytes) -> Config:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
         if _nesting_exceeds(text, MAX_NESTING):
-            raise ConfigError(
-                [Problem("", f"invalid JSON: nested deeper than {MAX_NESTING} levels")]
-            )
+            raise ConfigError([Problem("", f"invalid JSON: nested deeper than {MAX_NESTING} levels")])
         document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem("", f"not UTF-8: {exc}")]) from None
@@ -228,9 +222,7 @@ class ConfigHolder:
     def offer(self, source: str | bytes | Mapping[str, Any]) -> ConfigError | None:
         """Try a new config; returns the error when refused, ``None`` when it now runs."""
         try:
-            config = (
-                parse_config(source) if isinstance(source, Mapping) else parse_config_text(source)
-            )
+            config = parse_config(source) if isinstance(source, Mapping) else parse_config_text(source)
         except ConfigError as exc:
             self.refused += 1
             self.last_error = exc

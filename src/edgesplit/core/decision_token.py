@@ -125,12 +125,8 @@ class Verification:
 
 def sign_token(claims: DecisionClaims, keyring: Keyring) -> str:
     key = keyring.signer
-    payload = json.dumps(
-        claims.to_json(), separators=(",", ":"), sort_keys=True, ensure_ascii=False
-    )
-    signing_input = (
-        f"{TOKEN_VERSION}.{key.id}.{b64url_encode(payload.encode('utf-8', 'surrogatepass'))}"
-    )
+    payload = json.dumps(claims.to_json(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    signing_input = f"{TOKEN_VERSION}.{key.id}.{b64url_encode(payload.encode('utf-8', 'surrogatepass'))}"
     signature = key.sign(signing_input.encode("ascii"))
     return f"{signing_input}.{b64url_encode(signature)}"
 

@@ -76,9 +76,7 @@ def _assign_one(
     outcomes = experiment.outcomes
     # 1. Targeting.
     matcher, condition = experiment.path_matcher, experiment.condition
-    if (matcher is not None and not matcher(path)) or (
-        condition is not None and not condition(attributes)
-    ):
+    if (matcher is not None and not matcher(path)) or (condition is not None and not condition(attributes)):
         return outcomes.not_targeted
     # 2. Forced variants.
     if forced:
@@ -94,15 +92,10 @@ def _assign_one(
         return outcomes.control["no_hash_attribute"]
     # 5. Namespace.
     namespace = experiment.namespace
-    if (
-        namespace is not None
-        and not namespace.start <= experiment.namespace_hasher(value) < namespace.end
-    ):  # type: ignore[misc]
+    if namespace is not None and not namespace.start <= experiment.namespace_hasher(value) < namespace.end:  # type: ignore[misc]
         return outcomes.control["namespace"]
     # 6-7. Bucket ranges (half-open); outside every range means outside coverage.
-    index = choose_in_sorted_ranges(
-        experiment.hasher(value), outcomes.range_starts, outcomes.range_ends
-    )
+    index = choose_in_sorted_ranges(experiment.hasher(value), outcomes.range_starts, outcomes.range_ends)
     return outcomes.bucketed[index] if index >= 0 else outcomes.control["coverage"]
 
 
@@ -138,9 +131,7 @@ def is_targeted(config: Config, attributes: Mapping[str, Any]) -> bool:
     return any(experiment.targets(path, attributes) for experiment in config.experiments)
 
 
-def assign_control(
-    config: Config, attributes: Mapping[str, Any], reason: str
-) -> dict[str, Assignment]:
+def assign_control(config: Config, attributes: Mapping[str, Any], reason: str) -> dict[str, Assignment]:
     """The control for every experiment that applies, out of the experiment (bots, prefetches)."""
     path = _path(attributes)
     return {

@@ -35,9 +35,7 @@ def exposure_event(
     window = int(now // window_seconds) if window_seconds > 0 else int(now * 1000)
     return {
         "type": "exposure",
-        "id": idempotency_key(
-            "exposure", visitor_id, experiment, variant, config_version, str(window)
-        ),
+        "id": idempotency_key("exposure", visitor_id, experiment, variant, config_version, str(window)),
         "visitor_id": visitor_id,
         "experiment": experiment,
         "variant": variant,

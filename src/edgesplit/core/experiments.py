@@ -90,17 +90,13 @@ class Outcomes:
     range_ends: tuple[float, ...]
 
     @classmethod
-    def build(
-        cls, key: str, variant_keys: list[str], ranges: tuple[tuple[float, float], ...]
-    ) -> Outcomes:
+    def build(cls, key: str, variant_keys: list[str], ranges: tuple[tuple[float, float], ...]) -> Outcomes:
         control = variant_keys[0]
         reasons = ("paused", "stopped", "no_hash_attribute", "namespace", "coverage")
         return cls(
             not_targeted=Assignment(key, None, None, False, "not_targeted"),
             control={reason: Assignment(key, control, 0, False, reason) for reason in reasons},
-            bucketed=tuple(
-                Assignment(key, v, i, True, "bucketed") for i, v in enumerate(variant_keys)
-            ),
+            bucketed=tuple(Assignment(key, v, i, True, "bucketed") for i, v in enumerate(variant_keys)),
             forced={v: Assignment(key, v, i, False, "forced") for i, v in enumerate(variant_keys)},
             range_starts=tuple(start for start, _ in ranges),
             range_ends=tuple(end for _, end in ranges),
@@ -204,9 +200,7 @@ _EXPERIMENT_FIELDS = (
 def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None:
     """Validate one experiment; every problem goes to ``reader``."""
     before = len(reader.problems)
-    obj = reader.expect_object(
-        value, path, required=("key", "variants"), optional=_EXPERIMENT_FIELDS
-    )
+    obj = reader.expect_object(value, path, required=("key", "variants"), optional=_EXPERIMENT_FIELDS)
     if obj is None:
         return None
     key = (
@@ -220,25 +214,13 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
         if "key" in obj
         else None
     )
-    variants = (
-        _variants(reader, obj["variants"], child_path(path, "variants"))
-        if "variants" in obj
-        else None
-    )
+    variants = _variants(reader, obj["variants"], child_path(path, "variants")) if "variants" in obj else None
     coverage = reader.expect_number(
         obj.get("coverage", 1), child_path(path, "coverage"), minimum=0, maximum=1
     )
-    status = reader.expect_choice(
-        obj.get("status", "running"), child_path(path, "status"), STATUSES
-    )
-    scheme = reader.expect_choice(
-        obj.get("hash", "edgesplit"), child_path(path, "hash"), HASH_SCHEMES
-    )
-    seed = (
-        reader.expect_str(obj["seed"], child_path(path, "seed"), max_length=256)
-        if "seed" in obj
-        else key
-    )
+    status = reader.expect_choice(obj.get("status", "running"), child_path(path, "status"), STATUSES)
+    scheme = reader.expect_choice(obj.get("hash", "edgesplit"), child_path(path, "hash"), HASH_SCHEMES)
+    seed = reader.expect_str(obj["seed"], child_path(path, "seed"), max_length=256) if "seed" in obj else key
     hash_attribute = reader.expect_str(
         obj.get("hash_attribute", "id"),
         child_path(path, "hash_attribute"),
@@ -247,9 +229,7 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
         pattern_help="an attribute name such as 'id' or 'user_id'",
     )
     namespace = (
-        _namespace(reader, obj["namespace"], child_path(path, "namespace"))
-        if "namespace" in obj
-        else None
+        _namespace(reader, obj["namespace"], child_path(path, "namespace")) if "namespace" in obj else None
     )
 
     paths: tuple[str, ...] = ()
@@ -258,15 +238,11 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
     condition_source = None
     if "targeting" in obj:
         tpath = child_path(path, "targeting")
-        targeting = reader.expect_object(
-            obj["targeting"], tpath, optional=("paths", "exclude_paths", "when")
-        )
+        targeting = reader.expect_object(obj["targeting"], tpath, optional=("paths", "exclude_paths", "when"))
         if targeting is not None:
             paths = _patterns(reader, targeting.get("paths", []), child_path(tpath, "paths")) or ()
             exclude = (
-                _patterns(
-                    reader, targeting.get("exclude_paths", []), child_path(tpath, "exclude_paths")
-                )
+                _patterns(reader, targeting.get("exclude_paths", []), child_path(tpath, "exclude_paths"))
                 or ()
             )
             if "when" in targeting:
@@ -276,12 +252,7 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
     if len(reader.problems) > before:
         return None
     assert key is not None and variants is not None and coverage is not None
-    assert (
-        status is not None
-        and scheme is not None
-        and seed is not None
-        and hash_attribute is not None
-    )
+    assert status is not None and scheme is not None and seed is not None and hash_attribute is not None
     weights = effective_weights([weight for _, weight in variants], scheme)
     total = sum(weight for _, weight in variants)
     ranges = bucket_ranges(weights, float(coverage), close_last=scheme == "edgesplit")

@@ -66,8 +66,7 @@ class HmacKey:
     def __init__(self, key_id: str, secret: bytes, verify_until: float | None = None) -> None:
         if len(secret) < MIN_SECRET_BYTES:
             raise KeyringError(
-                f"key {key_id!r}: secret is {len(secret)} bytes; at least "
-                f"{MIN_SECRET_BYTES} are required"
+                f"key {key_id!r}: secret is {len(secret)} bytes; at least {MIN_SECRET_BYTES} are required"
             )
         self.id = key_id
         self.verify_until = verify_until
@@ -99,8 +98,7 @@ class Keyring:
             raise KeyringError("a keyring needs at least one key")
         if not self.keys[0].can_sign or self.keys[0].verify_until is not None:
             raise KeyringError(
-                f"the first key ({self.keys[0].id!r}) signs: it needs a private "
-                "secret and no verify_until"
+                f"the first key ({self.keys[0].id!r}) signs: it needs a private secret and no verify_until"
             )
         ids = [key.id for key in self.keys]
         if len(set(ids)) != len(ids):
@@ -141,9 +139,7 @@ def _decoded(reader: Reader, obj: Mapping[str, Any], name: str, path: str) -> by
     return data
 
 
-def _parse_key(
-    reader: Reader, item: Any, path: str, ed25519: Ed25519Factory | None
-) -> SigningKey | None:
+def _parse_key(reader: Reader, item: Any, path: str, ed25519: Ed25519Factory | None) -> SigningKey | None:
     obj = reader.expect_object(
         item,
         path,
@@ -162,15 +158,11 @@ def _parse_key(
     alg = reader.expect_choice(obj.get("alg", "HS256"), child_path(path, "alg"), ("HS256", "EdDSA"))
     verify_until = None
     if "verify_until" in obj:
-        text = reader.expect_str(
-            obj["verify_until"], child_path(path, "verify_until"), max_length=64
-        )
+        text = reader.expect_str(obj["verify_until"], child_path(path, "verify_until"), max_length=64)
         try:
             verify_until = parse_utc_timestamp(text) if text is not None else None
         except ValueError as exc:
-            reader.fail(
-                child_path(path, "verify_until"), f"must be an ISO 8601 time with zone: {exc}"
-            )
+            reader.fail(child_path(path, "verify_until"), f"must be an ISO 8601 time with zone: {exc}")
     if key_id is None or alg is None:
         return None
     try:

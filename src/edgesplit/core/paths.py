@@ -46,9 +46,7 @@ def glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
-def compile_path_patterns(
-    include: Sequence[str], exclude: Sequence[str] = ()
-) -> PathMatcher | None:
+def compile_path_patterns(include: Sequence[str], exclude: Sequence[str] = ()) -> PathMatcher | None:
     """One matcher for the include and exclude lists; ``None`` when every path matches."""
     if not include and not exclude:
         return None

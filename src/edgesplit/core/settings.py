@@ -112,9 +112,7 @@ def _name(
     value = obj.get(key, default)
     if value is None:
         return None
-    return reader.expect_str(
-        value, child_path(path, key), max_length=253, pattern=pattern, pattern_help=what
-    )
+    return reader.expect_str(value, child_path(path, key), max_length=253, pattern=pattern, pattern_help=what)
 
 
 def _int(reader: Reader, obj: Any, key: str, path: str, default: int, lo: int, hi: int) -> int:
@@ -137,8 +135,7 @@ def _strings(
     if items is None:
         return default
     checked = [
-        reader.expect_str(item, child_path(here, i), max_length=max_length)
-        for i, item in enumerate(items)
+        reader.expect_str(item, child_path(here, i), max_length=max_length) for i, item in enumerate(items)
     ]
     return tuple(item for item in checked if item is not None)
 
@@ -154,9 +151,7 @@ def _identity(reader: Reader, value: Any, path: str) -> IdentitySettings:
     )
     d = IdentitySettings()
     return IdentitySettings(
-        cookie=_name(
-            reader, obj, "cookie", path, d.cookie, _COOKIE_NAME, "a cookie name (RFC 6265 token)"
-        )
+        cookie=_name(reader, obj, "cookie", path, d.cookie, _COOKIE_NAME, "a cookie name (RFC 6265 token)")
         or d.cookie,
         max_age_days=_int(reader, obj, "max_age_days", path, d.max_age_days, 1, 400),
         domain=_name(
@@ -200,20 +195,14 @@ def _policy(reader: Reader, value: Any, path: str) -> PolicySettings:
     if "consent" in obj:
         cpath = child_path(path, "consent")
         cobj = (
-            reader.expect_object(
-                obj["consent"], cpath, optional=("required", "cookie", "granted_values")
-            )
+            reader.expect_object(obj["consent"], cpath, optional=("required", "cookie", "granted_values"))
             or {}
         )
         consent = ConsentSettings(
             required=_bool(reader, cobj, "required", cpath, consent.required),
-            cookie=_name(
-                reader, cobj, "cookie", cpath, consent.cookie, _COOKIE_NAME, "a cookie name"
-            )
+            cookie=_name(reader, cobj, "cookie", cpath, consent.cookie, _COOKIE_NAME, "a cookie name")
             or consent.cookie,
-            granted_values=_strings(
-                reader, cobj, "granted_values", cpath, consent.granted_values, 64
-            ),
+            granted_values=_strings(reader, cobj, "granted_values", cpath, consent.granted_values, 64),
         )
     score = obj.get("bot_score_below", d.bot_score_below)
     if score is not None:
@@ -227,9 +216,7 @@ def _decision(reader: Reader, value: Any, path: str) -> DecisionSettings:
     obj = reader.expect_object(value, path, optional=("header", "ttl_seconds")) or {}
     d = DecisionSettings()
     header = _name(reader, obj, "header", path, d.header, _HEADER_NAME, "a header name") or d.header
-    return DecisionSettings(
-        header.lower(), _int(reader, obj, "ttl_seconds", path, d.ttl_seconds, 10, 86_400)
-    )
+    return DecisionSettings(header.lower(), _int(reader, obj, "ttl_seconds", path, d.ttl_seconds, 10, 86_400))
 
 
 def _cache(reader: Reader, value: Any, path: str) -> CacheSettings:
@@ -242,9 +229,7 @@ def _cache(reader: Reader, value: Any, path: str) -> CacheSettings:
     d = CacheSettings()
     return CacheSettings(
         enabled=_bool(reader, obj, "enabled", path, d.enabled),
-        ignore_query_params=_strings(
-            reader, obj, "ignore_query_params", path, d.ignore_query_params, 128
-        ),
+        ignore_query_params=_strings(reader, obj, "ignore_query_params", path, d.ignore_query_params, 128),
         max_entry_bytes=_int(reader, obj, "max_entry_bytes", path, d.max_entry_bytes, 1, 1 << 30),
         max_bytes=_int(reader, obj, "max_bytes", path, d.max_bytes, 1, 1 << 40),
     )
@@ -259,9 +244,7 @@ def _admin(reader: Reader, value: Any, path: str) -> AdminSettings:
         pattern=_PATH_PREFIX,
         pattern_help="a path such as /__edgesplit",
     )
-    return AdminSettings(
-        (prefix or AdminSettings.path_prefix).rstrip("/") or AdminSettings.path_prefix
-    )
+    return AdminSettings((prefix or AdminSettings.path_prefix).rstrip("/") or AdminSettings.path_prefix)
 
 
 def parse_settings(reader: Reader, document: Any) -> Settings:

@@ -106,9 +106,7 @@ class Reader:
         if len(value) < min_length:
             self.fail(
                 path,
-                "must not be empty"
-                if min_length == 1
-                else f"must be at least {min_length} characters",
+                "must not be empty" if min_length == 1 else f"must be at least {min_length} characters",
             )
             return None
         if len(value) > max_length:

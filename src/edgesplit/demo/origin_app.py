@@ -53,9 +53,7 @@ async def _render(request: web.Request) -> web.Response:
         else ("/checkout/" if request.path.startswith("/checkout") else None)
     )
     if path is None:
-        return web.Response(
-            status=404, text="not found", headers={"Cache-Control": "public, s-maxage=60"}
-        )
+        return web.Response(status=404, text="not found", headers={"Cache-Control": "public, s-maxage=60"})
     title, experiment, copy, cache_control = PAGES[path]
     token = request.headers.get(request.app[HEADER_KEY])
     result = verify_token(token, request.app[KEYRING_KEY], time.time()) if token else None

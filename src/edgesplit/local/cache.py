@@ -44,9 +44,7 @@ def _vary_values(response_headers: Headers, request: ProxyRequest) -> tuple[tupl
 
 
 class MemoryCache:
-    def __init__(
-        self, clock: Clock, *, max_bytes: int = 64 << 20, max_entry_bytes: int = 2 << 20
-    ) -> None:
+    def __init__(self, clock: Clock, *, max_bytes: int = 64 << 20, max_entry_bytes: int = 2 << 20) -> None:
         self.clock = clock
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_entry_bytes
@@ -72,9 +70,7 @@ class MemoryCache:
                 return ProxyResponse(entry.status, headers, entry.body)
         return None
 
-    def store(
-        self, key: str, request: ProxyRequest, response: ProxyResponse, ttl: int
-    ) -> ProxyResponse:
+    def store(self, key: str, request: ProxyRequest, response: ProxyResponse, ttl: int) -> ProxyResponse:
         stored_at = self.clock.now()
         vary = _vary_values(response.headers, request)
         headers = response.headers.copy()
@@ -98,9 +94,7 @@ class MemoryCache:
         response.body = self._tee(body, insert)
         return response
 
-    async def _tee(
-        self, body: AsyncIterator[bytes], insert: Callable[[bytes], None]
-    ) -> AsyncIterator[bytes]:
+    async def _tee(self, body: AsyncIterator[bytes], insert: Callable[[bytes], None]) -> AsyncIterator[bytes]:
         chunks: list[bytes] | None = []
         size = 0
         async for chunk in body:

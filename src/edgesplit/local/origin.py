@@ -31,17 +31,13 @@ class AiohttpOrigin:
         self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self.host = parts.netloc
         self.preserve_host = preserve_host
-        self.timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout
-        )
+        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, enable_cleanup_closed=True
-            )
+            connector = aiohttp.TCPConnector(limit=self._max_connections, enable_cleanup_closed=True)
             # Bytes pass through as the origin sent them: no decompression, no cookie jar.
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -76,12 +72,8 @@ class AiohttpOrigin:
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise OriginTimeout(f"{request.method} {target}: no answer in time") from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            raise OriginUnavailable(
-                f"{request.method} {target}: {exc.__class__.__name__}: {exc}"
-            ) from exc
-        out_headers = Headers(
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
-        )
+            raise OriginUnavailable(f"{request.method} {target}: {exc.__class__.__name__}: {exc}") from exc
+        out_headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers)
         if request.method == "HEAD" or response.status in (204, 304):
             response.release()
             return ProxyResponse(response.status, out_headers, None)

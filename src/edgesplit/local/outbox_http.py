@@ -71,15 +71,11 @@ class HttpBatchOutbox:
 
     async def flush(self) -> None:
         while self._pending and self._session is not None:
-            batch = [
-                self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))
-            ]
+            batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
             try:
                 async with self._session.post(self.url, json={"batch": batch}) as response:
                     if response.status >= 300:
-                        raise aiohttp.ClientResponseError(
-                            response.request_info, (), status=response.status
-                        )
+                        raise aiohttp.ClientResponseError(response.request_info, (), status=response.status)
                 self.delivered += len(batch)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 self._pending.extendleft(reversed(batch))

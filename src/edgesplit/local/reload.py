@@ -15,9 +15,7 @@ log = logging.getLogger("edgesplit.config")
 
 
 class ConfigWatcher:
-    def __init__(
-        self, path: str, holder: ConfigHolder, metrics: Metrics, *, interval: float = 1.0
-    ) -> None:
+    def __init__(self, path: str, holder: ConfigHolder, metrics: Metrics, *, interval: float = 1.0) -> None:
         self.path = path
         self.holder = holder
         self.metrics = metrics

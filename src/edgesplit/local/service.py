@@ -87,9 +87,7 @@ class ProxyService:
             exposure_window_seconds=options.exposure_window_seconds,
         )
         self.watcher = (
-            ConfigWatcher(
-                options.config_path, self.holder, self.metrics, interval=options.reload_interval
-            )
+            ConfigWatcher(options.config_path, self.holder, self.metrics, interval=options.reload_interval)
             if options.config_path
             else None
         )

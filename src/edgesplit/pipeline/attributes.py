@@ -12,9 +12,7 @@ from .http import Headers
 __all__ = ["RequestAttributes", "device_class"]
 
 _TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))", re.IGNORECASE)
-_MOBILE = re.compile(
-    r"mobi|iphone|ipod|android|blackberry|opera mini|iemobile|windows phone", re.IGNORECASE
-)
+_MOBILE = re.compile(r"mobi|iphone|ipod|android|blackberry|opera mini|iemobile|windows phone", re.IGNORECASE)
 MAX_QUERY_PARAMS = 100
 
 
@@ -73,9 +71,7 @@ class RequestAttributes(Mapping[str, Any]):
             return "mobile" if hint == "?1" else device_class(self["user_agent"])
         if name == "query":
             query: dict[str, str] = {}
-            for key, value in parse_qsl(self._query_text, keep_blank_values=True)[
-                :MAX_QUERY_PARAMS
-            ]:
+            for key, value in parse_qsl(self._query_text, keep_blank_values=True)[:MAX_QUERY_PARAMS]:
                 query.setdefault(key, value)
             return query
         if name == "cookie":

@@ -31,9 +31,7 @@ CACHEABLE_STATUSES = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410, 414
 VARIANT_PARAM = "__edgesplit"
 
 
-def cache_key(
-    url: str, vector: Sequence[tuple[str, str]], ignore_params: Sequence[str] = ()
-) -> str:
+def cache_key(url: str, vector: Sequence[tuple[str, str]], ignore_params: Sequence[str] = ()) -> str:
     """``https://shop.example/p?id=1&__edgesplit=hero%3Abold`` for visitors seeing ``hero=bold``.
 
     A GET URL on the same host, as the Cloudflare Cache API requires of keys. Query parameters
@@ -44,13 +42,10 @@ def cache_key(
     params = [
         (key, value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if key != VARIANT_PARAM
-        and not any(fnmatch.fnmatchcase(key, glob) for glob in ignore_params)
+        if key != VARIANT_PARAM and not any(fnmatch.fnmatchcase(key, glob) for glob in ignore_params)
     ]
     if vector:
-        params.append(
-            (VARIANT_PARAM, ",".join(f"{exp}:{variant}" for exp, variant in sorted(vector)))
-        )
+        params.append((VARIANT_PARAM, ",".join(f"{exp}:{variant}" for exp, variant in sorted(vector))))
     query = urlencode(params, quote_via=quote)
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
 
@@ -111,6 +106,4 @@ def client_cache_control(headers: Headers, variant_dependent: bool) -> None:
     directives.pop("s-maxage", None)
     directives.pop("proxy-revalidate", None)
     directives = {"private": None, **{k: v for k, v in directives.items() if k != "private"}}
-    headers.set(
-        "cache-control", ", ".join(k if v is None else f"{k}={v}" for k, v in directives.items())
-    )
+    headers.set("cache-control", ", ".join(k if v is None else f"{k}={v}" for k, v in directives.items()))

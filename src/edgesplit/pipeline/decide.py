@@ -69,9 +69,7 @@ def decide(
         )
         visitor_id, set_cookie = identity.visitor_id, identity.set_cookie
         assignments = assign(config, visitor_id, attributes)
-    vector = tuple(
-        sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None)
-    )
+    vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
     claims = DecisionClaims.from_assignments(
         visitor_id, assignments, config.version, now, settings.decision.ttl_seconds
     )

@@ -37,9 +37,7 @@ log = logging.getLogger("edgesplit.pipeline")
 CACHE_STATUS_HEADER = "x-edgesplit-cache"
 
 
-def _plain(
-    status: int, text: str, content_type: str = "text/plain; charset=utf-8"
-) -> ProxyResponse:
+def _plain(status: int, text: str, content_type: str = "text/plain; charset=utf-8") -> ProxyResponse:
     body = text.encode("utf-8")
     return ProxyResponse(
         status,
@@ -94,9 +92,7 @@ class Pipeline:
         self.metrics.inc("edgesplit_internal_errors_total", stage=stage)
         if stage not in self._failures_logged:  # log each kind once; the counter keeps counting
             self._failures_logged.add(stage)
-            log.error(
-                "edgesplit failed in %s and served the request open: %r", stage, exc, exc_info=exc
-            )
+            log.error("edgesplit failed in %s and served the request open: %r", stage, exc, exc_info=exc)
 
     async def _handle(self, request: ProxyRequest) -> ProxyResponse:
         config = self.config.current
@@ -142,19 +138,13 @@ class Pipeline:
     def _forwarding_headers(request: ProxyRequest, headers: Headers) -> None:
         if request.client_ip:
             prior = headers.get("x-forwarded-for")
-            headers.set(
-                "x-forwarded-for", f"{prior}, {request.client_ip}" if prior else request.client_ip
-            )
+            headers.set("x-forwarded-for", f"{prior}, {request.client_ip}" if prior else request.client_ip)
         headers.set("x-forwarded-proto", request.url.split(":", 1)[0])
         if "x-forwarded-host" not in headers and headers.get("host"):
             headers.set("x-forwarded-host", headers.get("host") or "")
 
-    async def _fetch(
-        self, request: ProxyRequest, decision: Decision, cache_settings: Any
-    ) -> ProxyResponse:
-        use_cache = (
-            self.cache is not None and cache_settings.enabled and request.method in ("GET", "HEAD")
-        )
+    async def _fetch(self, request: ProxyRequest, decision: Decision, cache_settings: Any) -> ProxyResponse:
+        use_cache = self.cache is not None and cache_settings.enabled and request.method in ("GET", "HEAD")
         key = ""
         if use_cache:
             assert self.cache is not None
@@ -236,10 +226,7 @@ class Pipeline:
             }
             return _plain(200, json.dumps(body) + "\n", "application/json")
         if subpath == "/metrics":
-            if (
-                self.admin_token
-                and request.headers.get("authorization") != f"Bearer {self.admin_token}"
-            ):
+            if self.admin_token and request.headers.get("authorization") != f"Bearer {self.admin_token}":
                 return _plain(401, "401 Unauthorized: send Authorization: Bearer <admin token>\n")
             self.metrics.set_gauge("edgesplit_config_refused_total", self.config.refused)
             return _plain(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")

@@ -82,11 +82,7 @@ class Headers:
 
 def strip_hop_by_hop(headers: Headers) -> None:
     """Remove hop-by-hop fields, including any the Connection header names."""
-    named = [
-        token.strip().lower()
-        for value in headers.get_all("connection")
-        for token in value.split(",")
-    ]
+    named = [token.strip().lower() for value in headers.get_all("connection") for token in value.split(",")]
     headers.remove(*HOP_BY_HOP, *(name for name in named if name))
 
 

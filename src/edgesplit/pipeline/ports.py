@@ -49,9 +49,7 @@ class OriginPort(Protocol):
 class CachePort(Protocol):
     async def lookup(self, key: str, request: ProxyRequest) -> ProxyResponse | None: ...
 
-    def store(
-        self, key: str, request: ProxyRequest, response: ProxyResponse, ttl: int
-    ) -> ProxyResponse:
+    def store(self, key: str, request: ProxyRequest, response: ProxyResponse, ttl: int) -> ProxyResponse:
         """Arrange for ``response`` to be stored as its body streams by; return what to send.
         ``request`` is there for ``Vary``: the adapter keys entries by the varied headers."""
         ...
