@@ -1,0 +1,77 @@
+"""edgesplit's own failures never take the page down: served open, counted, logged once."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from conftest import Stack
+
+BROWSER = {"User-Agent": "Mozilla/5.0 Firefox/130.0"}
+
+
+class Broken:
+    def __getattr__(self, name: str):
+        raise RuntimeError(f"injected failure: {name}")
+
+
+class BrokenOutbox:
+    def submit(self, events):  # noqa: ANN001
+        raise RuntimeError("injected outbox failure")
+
+
+class BrokenCache:
+    async def lookup(self, key, request):  # noqa: ANN001
+        raise RuntimeError("injected cache failure")
+
+    def store(self, key, request, response, ttl):  # noqa: ANN001
+        raise RuntimeError("injected cache failure")
+
+
+@pytest.mark.parametrize(
+    "part,stage", [("keyring", "decide"), ("outbox", "outbox"), ("cache", "cache_lookup")]
+)
+async def test_failures_are_served_open_and_counted(stack: Stack, part: str, stage: str, caplog) -> None:
+    replacement = {"keyring": Broken(), "outbox": BrokenOutbox(), "cache": BrokenCache()}[part]
+    setattr(stack.service.pipeline, part, replacement)
+    caplog.set_level(logging.ERROR, logger="edgesplit.pipeline")
+    for n in range(5):
+        resp, body = await stack.get(f"/page/fail-{n}", "visitor-abcdef12", headers=BROWSER)
+        assert resp.status == 200 and body["fetch"] == 1
+        if part == "keyring":
+            assert body["decision_header"] is None  # no decision rather than no page
+    assert stack.service.metrics.value("edgesplit_internal_errors_total", stage=stage) == 5
+    assert len([r for r in caplog.records if f"failed in {stage} and served" in r.getMessage()]) == 1
+
+
+async def test_consent_required_holds_cookie_and_exposures(stack: Stack) -> None:
+    config = stack.service.holder.current
+    document = {
+        "schema_version": 1,
+        "version": "consent",
+        "identity": {"secure": False},
+        "policy": {"consent": {"required": True}},
+        "experiments": [
+            {
+                "key": e.key,
+                "variants": [{"key": v.key} for v in e.variants],
+                "targeting": {"paths": list(e.paths)},
+            }
+            for e in config.experiments
+        ],
+    }
+    assert stack.service.holder.offer(document) is None
+    resp, body = await stack.get("/page/home", headers=BROWSER)
+    assert "Set-Cookie" not in resp.headers and body["verified"] and stack.outbox.events == []
+    resp, body = await stack.get("/page/home", headers={**BROWSER, "Cookie": "edgesplit_consent=yes"})
+    assert resp.headers["Set-Cookie"].startswith("edgesplit_id=") and len(stack.outbox.events) == 1
+
+
+async def test_new_visitor_on_a_cache_hit_still_gets_a_cookie(stack: Stack) -> None:
+    await stack.get("/page/cookie-hit", "visitor-abcdef12", headers=BROWSER)
+    for _ in range(10):
+        resp, _ = await stack.get("/page/cookie-hit", headers=BROWSER)
+        if resp.headers["x-edgesplit-cache"] == "HIT":
+            break
+    assert resp.headers["x-edgesplit-cache"] == "HIT" and "edgesplit_id=" in resp.headers["Set-Cookie"]

@@ -1,0 +1,248 @@
+"""The self-hosted proxy end to end: real HTTP on 127.0.0.1 between client, proxy and origin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+
+import pytest
+
+from conftest import CONFIG, DECISION_HEADER, KEYRING, Stack
+from edgesplit import load_config
+from edgesplit.core import assign, verify_token
+
+CONFIG_OBJ = load_config(CONFIG)
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
+
+
+def expected(visitor: str, path: str) -> dict[str, str]:
+    return {
+        k: a.variant for k, a in assign(CONFIG_OBJ, visitor, {"path": path}).items() if a.variant is not None
+    }
+
+
+async def test_new_visitor_gets_a_cookie_and_keeps_its_variants(stack: Stack) -> None:
+    resp, body = await stack.get("/page/home", headers=BROWSER)
+    assert resp.status == 200
+    cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith("edgesplit_id=") and "Max-Age=7776000" in cookie and "HttpOnly" in cookie
+    visitor = cookie.split(";")[0].split("=", 1)[1]
+    assert body["verified"] and body["visitor_id"] == visitor
+    assert body["assignments"] == expected(visitor, "/page/home")
+    for _ in range(5):
+        again, again_body = await stack.get("/page/home", visitor, headers=BROWSER)
+        assert "Set-Cookie" not in again.headers
+        assert again_body["assignments"] == body["assignments"]
+
+
+async def test_bots_get_control_no_cookie_no_exposure(stack: Stack) -> None:
+    for agent in (
+        "Googlebot/2.1 (+http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0)",
+        "",
+    ):
+        resp, body = await stack.get("/page/shop-bot", headers={"User-Agent": agent})
+        assert "Set-Cookie" not in resp.headers
+        assert body["verified"] and body["assignments"] == {"hero": "control", "shop": "a"}
+    resp, body = await stack.get("/page/shop-bot", headers={**BROWSER, "Sec-Purpose": "prefetch"})
+    assert "Set-Cookie" not in resp.headers and body["assignments"] == {"hero": "control", "shop": "a"}
+    assert stack.outbox.events == []
+    assert stack.service.metrics.value("edgesplit_bots_total", signal="user_agent") == 3
+
+
+async def test_exposures_for_real_visitors(stack: Stack) -> None:
+    await stack.get("/page/shop-1", "visitor-abcdef12", headers=BROWSER)
+    events = stack.outbox.events
+    assert {(e["experiment"], e["visitor_id"]) for e in events} == {
+        ("hero", "visitor-abcdef12"),
+        ("shop", "visitor-abcdef12"),
+    }
+    assert all(
+        e["type"] == "exposure" and e["config_version"] == "e2e-1" and e["timestamp"].endswith("Z")
+        for e in events
+    )
+
+
+async def test_client_sent_decision_header_never_reaches_the_origin(stack: Stack) -> None:
+    forged = "es1.test-key.eyJhIjp7Imhlcm8iOiJib2xkIn19.AAAA"
+    resp, body = await stack.get("/echo", "visitor-abcdef12", headers={DECISION_HEADER: forged, **BROWSER})
+    assert body["decision_header"] != forged and body["verified"]
+    # Pages no experiment targets still lose a forged header.
+    resp, body = await stack.get("/other-page", headers={DECISION_HEADER: forged})
+    assert body["decision_header"] is None
+
+
+async def test_origin_header_verifies_and_carries_the_decision(stack: Stack) -> None:
+    _, body = await stack.get("/echo", "visitor-abcdef12", headers=BROWSER)
+    result = verify_token(body["decision_header"], KEYRING, time.time())
+    assert result.ok and result.claims is not None
+    assert result.claims.config_version == "e2e-1" and result.claims.visitor_id == "visitor-abcdef12"
+    assert dict(result.claims.assignments) == expected("visitor-abcdef12", "/echo")
+
+
+async def test_untargeted_requests_pass_through_without_decision_or_cookie(stack: Stack) -> None:
+    resp, body = await stack.get("/other-page")
+    assert "Set-Cookie" not in resp.headers and body["decision_header"] is None
+    assert resp.headers["Cache-Control"] == "public, max-age=10, s-maxage=60"  # not variant-dependent
+
+
+async def test_one_origin_fetch_per_variant_for_a_cacheable_page(stack: Stack) -> None:
+    visitors = [f"visitor-{n:08d}" for n in range(200)]
+    by_variant: dict[str, list[str]] = {}
+    for visitor in visitors:
+        by_variant.setdefault(expected(visitor, "/page/landing")["hero"], []).append(visitor)
+    for variant, group in by_variant.items():
+        first, first_body = await stack.get("/page/landing", group[0], headers=BROWSER)
+        assert first.headers["x-edgesplit-cache"] == "MISS"
+        second, second_body = await stack.get("/page/landing", group[1], headers=BROWSER)
+        assert second.headers["x-edgesplit-cache"] == "HIT"
+        assert second_body == first_body and second_body["assignments"]["hero"] == variant
+        assert int(second.headers["Age"]) >= 0
+    assert stack.origin.fetches["/page/landing"] == len(by_variant) == 2
+
+
+@pytest.mark.slow
+async def test_ten_thousand_visitors_never_see_another_variants_page(stack: Stack) -> None:
+    rng = random.Random(42)
+    paths = ["/page/home", "/page/shop-a", "/page/shop-b"]
+    leaks: list[tuple[str, str]] = []
+    semaphore = asyncio.Semaphore(32)
+
+    async def visit(n: int) -> None:
+        visitor = f"{rng.getrandbits(64):016x}"
+        path = paths[n % len(paths)]
+        async with semaphore:
+            resp, body = await stack.get(path, visitor, headers=BROWSER)
+        want = expected(visitor, path)
+        if resp.status != 200 or body["assignments"] != want:
+            leaks.append((visitor, path))
+
+    await asyncio.gather(*(visit(n) for n in range(10_000)))
+    assert leaks == []
+    # 2 hero variants on home, 2 x 3 on each shop page: at most 14 distinct pages fetched (a
+    # few more if two visitors of one variant missed at the same moment).
+    fetched = sum(stack.origin.fetches[p] for p in paths)
+    assert 14 <= fetched <= 64
+    assert stack.service.metrics.value("edgesplit_cache_total", result="hit") >= 10_000 - 64
+
+
+async def test_uncacheable_responses_are_never_served_from_cache(stack: Stack) -> None:
+    for path in ("/nocache/x", "/private", "/cookie-page"):
+        for n in range(4):
+            resp, body = await stack.get(path, "visitor-abcdef12", headers=BROWSER)
+            assert resp.headers["x-edgesplit-cache"] == "BYPASS"
+            assert body["fetch"] == n + 1
+    _, _ = await stack.get("/error", "visitor-abcdef12")
+    resp, _ = await stack.get("/error", "visitor-abcdef12")
+    assert resp.status == 500 and stack.origin.fetches["/error"] == 2  # errors are not cached
+
+
+async def test_variant_pages_are_private_downstream(stack: Stack) -> None:
+    resp, _ = await stack.get("/page/home", "visitor-abcdef12", headers=BROWSER)
+    assert resp.headers["Cache-Control"] == "private, max-age=10"
+    cached, _ = await stack.get("/page/home", "visitor-abcdef12", headers=BROWSER)
+    assert (
+        cached.headers["x-edgesplit-cache"] == "HIT"
+        and cached.headers["Cache-Control"] == "private, max-age=10"
+    )
+
+
+async def test_head_requests_use_the_cache_and_get_no_body(stack: Stack) -> None:
+    await stack.get("/page/head", "visitor-abcdef12")
+    resp, body = await stack.get("/page/head", "visitor-abcdef12", method="HEAD")
+    assert resp.status == 200 and resp.headers["x-edgesplit-cache"] == "HIT" and body == b""
+
+
+async def test_request_bodies_and_methods_are_forwarded(stack: Stack) -> None:
+    resp, body = await stack.get(
+        "/echo",
+        "visitor-abcdef12",
+        method="POST",
+        data=b"x" * 300_000,
+        headers={"Content-Type": "text/plain"},
+    )
+    assert resp.status == 200 and body["method"] == "POST" and len(body["body"]) == 300_000
+    resp, body = await stack.get("/echo", method="PATCH", data=b'{"a": 1}')
+    assert body["method"] == "PATCH" and body["body"] == '{"a": 1}'
+
+
+async def test_hop_by_hop_and_forwarding_headers(stack: Stack) -> None:
+    _, body = await stack.get(
+        "/echo",
+        headers={
+            "Connection": "keep-alive, X-Drop-Me",
+            "X-Drop-Me": "1",
+            "Keep-Alive": "timeout=5",
+            "X-Keep": "yes",
+        },
+    )
+    headers = {k.lower(): v for k, v in body["headers"].items()}
+    assert "x-drop-me" not in headers and "keep-alive" not in headers and headers["x-keep"] == "yes"
+    assert headers["x-forwarded-for"] == "127.0.0.1" and headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-host"].startswith("127.0.0.1:")
+
+
+async def test_bodies_stream_through_without_buffering(stack: Stack) -> None:
+    async with stack.client.get(stack.base + "/stream") as resp:
+        first = await asyncio.wait_for(resp.content.readline(), 5)
+        assert first == b"first chunk\n"  # arrived while the origin still holds the rest
+        stack.origin.release_stream.set()
+        assert await resp.content.read() == b"second chunk\n"
+
+
+async def test_large_bodies_stream_and_are_not_cached(stack: Stack) -> None:
+    for _ in range(2):
+        resp, body = await stack.get("/big", "visitor-abcdef12")
+        assert resp.status == 200 and len(body) == 80 * 65536
+    assert len(stack.service.cache) == 0
+
+
+async def test_origin_down_gives_502_and_slow_gives_504_and_the_proxy_stays_up(stack: Stack) -> None:
+    resp, body = await stack.get("/slow")
+    assert resp.status == 504 and b"504" in body
+    stack.service.origin.base = "http://127.0.0.1:1"  # nothing listens on port 1
+    resp, body = await stack.get("/page/home", "visitor-abcdef12")
+    assert resp.status == 502 and b"502" in body
+    health, data = await stack.get("/__edgesplit/health")
+    assert health.status == 200 and data["status"] == "ok"
+    assert stack.service.metrics.value("edgesplit_origin_errors_total", kind="timeout") == 1
+    assert stack.service.metrics.value("edgesplit_origin_errors_total", kind="unavailable") == 1
+
+
+async def test_metrics_in_prometheus_format(stack: Stack) -> None:
+    await stack.get("/page/home", "visitor-abcdef12")
+    resp, body = await stack.get("/__edgesplit/metrics")
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert 'edgesplit_requests_total{outcome="proxied"} 1' in text
+    assert "edgesplit_decisions_total 1" in text
+    assert 'edgesplit_request_duration_seconds_bucket{le="+Inf"}' in text
+
+
+async def test_metrics_can_require_a_token(stack: Stack) -> None:
+    stack.service.pipeline.admin_token = "s3cret"
+    resp, _ = await stack.get("/__edgesplit/metrics")
+    assert resp.status == 401
+    resp, _ = await stack.get("/__edgesplit/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert resp.status == 200
+
+
+async def test_config_changes_are_picked_up_and_bad_ones_refused(stack: Stack, tmp_path) -> None:
+    path = tmp_path / "config.json"
+    updated = json.loads(json.dumps(CONFIG))
+    updated["version"] = "e2e-2"
+    path.write_text(json.dumps(updated))
+    for _ in range(50):
+        _, health = await stack.get("/__edgesplit/health")
+        if health["config_version"] == "e2e-2":
+            break
+        await asyncio.sleep(0.1)
+    assert health["config_version"] == "e2e-2"
+    path.write_text('{"schema_version": 1, "version": "broken", "experiments": [{"key": "x"}]}')
+    await asyncio.sleep(0.5)
+    _, health = await stack.get("/__edgesplit/health")
+    assert health["config_version"] == "e2e-2" and health["config_refused"] == 1
+    _, body = await stack.get("/echo", "visitor-abcdef12")
+    assert verify_token(body["decision_header"], KEYRING, time.time()).claims.config_version == "e2e-2"
