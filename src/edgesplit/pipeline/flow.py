@@ -19,7 +19,7 @@ from ..core import ConfigHolder, Keyring
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .cookies import parse_cookie_header
 from .decide import NO_DECISION, Decision, decide
-from .http import Headers, ProxyRequest, ProxyResponse, strip_hop_by_hop
+from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .metrics import Metrics
 from .ports import (
     BackgroundPort,
@@ -35,21 +35,6 @@ __all__ = ["Pipeline"]
 
 log = logging.getLogger("edgesplit.pipeline")
 CACHE_STATUS_HEADER = "x-edgesplit-cache"
-
-
-def _plain(status: int, text: str, content_type: str = "text/plain; charset=utf-8") -> ProxyResponse:
-    body = text.encode("utf-8")
-    return ProxyResponse(
-        status,
-        Headers(
-            [
-                ("content-type", content_type),
-                ("content-length", str(len(body))),
-                ("cache-control", "no-store"),
-            ]
-        ),
-        body,
-    )
 
 
 class Pipeline:
@@ -166,12 +151,12 @@ class Pipeline:
         except OriginTimeout:
             self.metrics.inc("edgesplit_origin_errors_total", kind="timeout")
             self.metrics.inc("edgesplit_requests_total", outcome="origin_timeout")
-            return _plain(504, "504 Gateway Timeout: the origin did not answer in time.\n")
+            return plain_response(504, "504 Gateway Timeout: the origin did not answer in time.\n")
         except OriginUnavailable as exc:
             self.metrics.inc("edgesplit_origin_errors_total", kind="unavailable")
             self.metrics.inc("edgesplit_requests_total", outcome="origin_unavailable")
             log.warning("origin unavailable: %s", exc)
-            return _plain(502, "502 Bad Gateway: the origin could not be reached.\n")
+            return plain_response(502, "502 Bad Gateway: the origin could not be reached.\n")
         if response.status >= 500:
             self.metrics.inc("edgesplit_origin_errors_total", kind="5xx")
         self.metrics.inc("edgesplit_requests_total", outcome="proxied")
@@ -224,10 +209,10 @@ class Pipeline:
                 "experiments": len(config.experiments),
                 "config_refused": self.config.refused,
             }
-            return _plain(200, json.dumps(body) + "\n", "application/json")
+            return plain_response(200, json.dumps(body) + "\n", "application/json")
         if subpath == "/metrics":
             if self.admin_token and request.headers.get("authorization") != f"Bearer {self.admin_token}":
-                return _plain(401, "401 Unauthorized: send Authorization: Bearer <admin token>\n")
+                return plain_response(401, "401 Unauthorized: send Authorization: Bearer <admin token>\n")
             self.metrics.set_gauge("edgesplit_config_refused_total", self.config.refused)
-            return _plain(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-        return _plain(404, "404 Not Found\n")
+            return plain_response(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+        return plain_response(404, "404 Not Found\n")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Headers", "ProxyRequest", "ProxyResponse", "HOP_BY_HOP", "strip_hop_by_hop"]
+__all__ = ["Headers", "ProxyRequest", "ProxyResponse", "HOP_BY_HOP", "plain_response", "strip_hop_by_hop"]
 
 # RFC 9110 section 7.6.1, plus the legacy proxy headers every proxy still strips.
 HOP_BY_HOP = frozenset(
@@ -108,3 +108,11 @@ class ProxyResponse:
     headers: Headers
     body: Any = None
     """bytes, or an opaque stream the shell knows how to send."""
+
+
+def plain_response(status: int, text: str, content_type: str = "text/plain; charset=utf-8") -> ProxyResponse:
+    """A small response edgesplit itself answers with (errors, health, metrics); never cached."""
+    body = text.encode("utf-8")
+    headers = Headers([("content-type", content_type), ("content-length", str(len(body))),
+                       ("cache-control", "no-store")])
+    return ProxyResponse(status, headers, body)

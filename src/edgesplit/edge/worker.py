@@ -1,0 +1,146 @@
+"""What the Worker does per request and per cron tick, with workerd's bindings as ports.
+
+Bindings and variables (wrangler.toml):
+
+- ``EDGESPLIT_CONFIG`` (KV namespace, optional): the config document under key
+  ``EDGESPLIT_CONFIG_KEY`` (default ``config.json``), re-read after ``EDGESPLIT_CONFIG_TTL``
+  seconds (default 30); ``EDGESPLIT_CONFIG_JSON`` (var) is used when KV has none.
+- ``EDGESPLIT_KEYS`` (secret): the signing keyring; ``EDGESPLIT_ADMIN_TOKEN`` (secret, optional).
+- ``EDGESPLIT_ORIGIN`` (var, optional): origin base URL; without it requests go on to the
+  zone's own origin (route mode).
+- ``QUEUE`` (Durable Object namespace): the event queue shards; ``EDGESPLIT_QUEUE_SHARDS``.
+
+State lives per isolate and is built on the first request, never at import: no entropy, env
+reads or JS objects at module level.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from ..core import Keyring, KeyringError, parse_keyring_text
+from ..pipeline import Metrics, Pipeline
+from ..pipeline.http import plain_response
+from ..queue.sharding import shard_name
+from .config_source import EdgeConfigSource
+from .js_adapters import (
+    DurableObjectOutbox,
+    EdgeCache,
+    FetchOrigin,
+    WaitUntilBackground,
+    to_proxy_request,
+    to_workers_response,
+)
+
+__all__ = ["handle_fetch", "handle_scheduled"]
+
+log = logging.getLogger("edgesplit.edge")
+
+
+class _Clock:
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class _IsolateState:
+    def __init__(self) -> None:
+        self.metrics = Metrics()
+        self.config_source: EdgeConfigSource | None = None
+        self.keyring: Keyring | None = None
+        self.keyring_text: str | None = None
+
+
+_STATE: _IsolateState | None = None
+
+
+def _state() -> _IsolateState:
+    global _STATE  # noqa: PLW0603 - one state per isolate, created on the first request
+    if _STATE is None:
+        _STATE = _IsolateState()
+    return _STATE
+
+
+def _var(env: Any, name: str, default: str | None = None) -> str | None:
+    value = getattr(env, name, None)
+    return value if isinstance(value, str) and value != "" else default
+
+
+def _keyring(state: _IsolateState, env: Any) -> Keyring:
+    text = _var(env, "EDGESPLIT_KEYS")
+    if text is None:
+        raise KeyringError("the EDGESPLIT_KEYS secret is not set (wrangler secret put EDGESPLIT_KEYS)")
+    if state.keyring is None or text != state.keyring_text:
+        state.keyring = parse_keyring_text(text)
+        state.keyring_text = text
+    return state.keyring
+
+
+async def _config(state: _IsolateState, env: Any) -> Any:
+    if state.config_source is None:
+        state.config_source = EdgeConfigSource(float(_var(env, "EDGESPLIT_CONFIG_TTL", "30") or 30), state.metrics)
+    kv = getattr(env, "EDGESPLIT_CONFIG", None)
+    key = _var(env, "EDGESPLIT_CONFIG_KEY", "config.json")
+
+    async def read() -> str | None:
+        if kv is None:
+            return None
+        value = await kv.get(key)
+        return value if isinstance(value, str) else None
+
+    return await state.config_source.current(time.time(), read, _var(env, "EDGESPLIT_CONFIG_JSON"))
+
+
+def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Keyring) -> Pipeline:
+    background = WaitUntilBackground(ctx)
+    shards = int(_var(env, "EDGESPLIT_QUEUE_SHARDS", "8") or 8)
+    return Pipeline(
+        config=holder,
+        keyring=keyring,
+        origin=FetchOrigin(_var(env, "EDGESPLIT_ORIGIN"), float(_var(env, "EDGESPLIT_ORIGIN_TIMEOUT", "30") or 30)),
+        outbox=DurableObjectOutbox(env.QUEUE, shards, background),
+        clock=_Clock(),
+        new_id=lambda: secrets.token_urlsafe(16),
+        background=background,
+        cache=EdgeCache(background),
+        metrics=state.metrics,
+        admin_token=_var(env, "EDGESPLIT_ADMIN_TOKEN"),
+    )
+
+
+async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
+    state = _state()
+    proxy_request = to_proxy_request(request)
+    try:
+        holder = await _config(state, env)
+        keyring = _keyring(state, env)
+        if holder is None:
+            raise RuntimeError("no configuration: set EDGESPLIT_CONFIG (KV) or EDGESPLIT_CONFIG_JSON")
+    except Exception as exc:  # noqa: BLE001 - serve the origin rather than an error page
+        state.metrics.inc("edgesplit_internal_errors_total", stage="edge_setup")
+        log.error("edgesplit cannot decide (%s); passing the request through", exc)
+        origin = FetchOrigin(_var(env, "EDGESPLIT_ORIGIN"))
+        try:
+            return to_workers_response(await origin.fetch(proxy_request))
+        except Exception:  # noqa: BLE001
+            return to_workers_response(plain_response(502, "502 Bad Gateway: the origin could not be reached.\n"))
+    response = await _pipeline(state, env, ctx, holder, keyring).handle(proxy_request)
+    return to_workers_response(response)
+
+
+async def handle_scheduled(env: Any) -> dict[str, Any]:
+    """Cron: refresh the config and make sure every queue shard's alarm is armed."""
+    state = _state()
+    holder = await _config(state, env)
+    shards = int(_var(env, "EDGESPLIT_QUEUE_SHARDS", "8") or 8)
+    namespace = env.QUEUE
+    depths = []
+    for index in range(shards):
+        stub = namespace.get(namespace.idFromName(shard_name(index)))
+        depths.append(await stub.kick())
+    return {"config_version": holder.current.version if holder else None, "shards": depths}
