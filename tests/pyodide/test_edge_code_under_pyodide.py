@@ -22,7 +22,10 @@ pytestmark = pytest.mark.skipif(
 
 
 def node() -> str:
-    found = os.environ.get("EDGESPLIT_NODE") or shutil.which("node")
+    venv_node = ROOT / ".venv" / "bin" / "node"
+    found = os.environ.get("EDGESPLIT_NODE") or (
+        str(venv_node) if venv_node.exists() else shutil.which("node")
+    )
     missing = [
         what
         for what, ok in [

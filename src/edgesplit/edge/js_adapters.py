@@ -23,8 +23,13 @@ except ImportError:  # pragma: no cover - older Pyodide maps null to None
     jsnull = None
 
 __all__ = [
-    "DurableObjectOutbox", "EdgeCache", "FetchOrigin", "WaitUntilBackground", "headers_from_js",
-    "to_proxy_request", "to_workers_response",
+    "DurableObjectOutbox",
+    "EdgeCache",
+    "FetchOrigin",
+    "WaitUntilBackground",
+    "headers_from_js",
+    "to_proxy_request",
+    "to_workers_response",
 ]
 
 ORIGINAL_CACHE_CONTROL = "x-edgesplit-cache-control"
@@ -72,8 +77,12 @@ def to_proxy_request(request: Any) -> ProxyRequest:
     headers = headers_from_js(js_request.headers)
     body = js_request.body
     return ProxyRequest(
-        str(js_request.method), str(js_request.url), headers, None if _missing(body) else body,
-        headers.get("cf-connecting-ip"), _platform(js_request),
+        str(js_request.method),
+        str(js_request.url),
+        headers,
+        None if _missing(body) else body,
+        headers.get("cf-connecting-ip"),
+        _platform(js_request),
     )
 
 
@@ -114,8 +123,12 @@ class FetchOrigin:
         headers = request.headers.copy()
         headers.remove("host", "content-length")
         controller = js.AbortController.new()
-        init: dict[str, Any] = {"method": request.method, "headers": js_headers(headers), "redirect": "manual",
-                                "signal": controller.signal}
+        init: dict[str, Any] = {
+            "method": request.method,
+            "headers": js_headers(headers),
+            "redirect": "manual",
+            "signal": controller.signal,
+        }
         if request.body is not None and request.method not in ("GET", "HEAD"):
             init["body"] = request.body
             init["duplex"] = "half"
@@ -128,7 +141,9 @@ class FetchOrigin:
         except JsException as exc:
             raise OriginUnavailable(f"{request.method} {target}: {exc}") from exc
         body = response.body
-        return ProxyResponse(int(response.status), headers_from_js(response.headers), None if _missing(body) else body)
+        return ProxyResponse(
+            int(response.status), headers_from_js(response.headers), None if _missing(body) else body
+        )
 
 
 class EdgeCache:
@@ -162,7 +177,9 @@ class EdgeCache:
         if original is not None:
             headers.set(ORIGINAL_CACHE_CONTROL, original)
         headers.set("cache-control", f"public, max-age={ttl}")
-        cached = js.Response.new(to_cache, _js_object({"status": response.status, "headers": js_headers(headers)}))
+        cached = js.Response.new(
+            to_cache, _js_object({"status": response.status, "headers": js_headers(headers)})
+        )
         self.background.defer(js.caches.default.put(key, cached))
         return response
 
@@ -173,7 +190,9 @@ class DurableObjectOutbox:
     Only lists and dicts cross: Workers RPC refuses tuples and custom objects.
     """
 
-    def __init__(self, namespace: Any, shards: int, background: WaitUntilBackground, vendor: str = "default") -> None:
+    def __init__(
+        self, namespace: Any, shards: int, background: WaitUntilBackground, vendor: str = "default"
+    ) -> None:
         self.namespace = namespace
         self.shards = shards
         self.background = background

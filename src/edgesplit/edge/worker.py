@@ -83,7 +83,9 @@ def _keyring(state: _IsolateState, env: Any) -> Keyring:
 
 async def _config(state: _IsolateState, env: Any) -> Any:
     if state.config_source is None:
-        state.config_source = EdgeConfigSource(float(_var(env, "EDGESPLIT_CONFIG_TTL", "30") or 30), state.metrics)
+        state.config_source = EdgeConfigSource(
+            float(_var(env, "EDGESPLIT_CONFIG_TTL", "30") or 30), state.metrics
+        )
     kv = getattr(env, "EDGESPLIT_CONFIG", None)
     key = _var(env, "EDGESPLIT_CONFIG_KEY", "config.json")
 
@@ -102,7 +104,9 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
     return Pipeline(
         config=holder,
         keyring=keyring,
-        origin=FetchOrigin(_var(env, "EDGESPLIT_ORIGIN"), float(_var(env, "EDGESPLIT_ORIGIN_TIMEOUT", "30") or 30)),
+        origin=FetchOrigin(
+            _var(env, "EDGESPLIT_ORIGIN"), float(_var(env, "EDGESPLIT_ORIGIN_TIMEOUT", "30") or 30)
+        ),
         outbox=DurableObjectOutbox(env.QUEUE, shards, background),
         clock=_Clock(),
         new_id=lambda: secrets.token_urlsafe(16),
@@ -128,7 +132,9 @@ async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
         try:
             return to_workers_response(await origin.fetch(proxy_request))
         except Exception:  # noqa: BLE001
-            return to_workers_response(plain_response(502, "502 Bad Gateway: the origin could not be reached.\n"))
+            return to_workers_response(
+                plain_response(502, "502 Bad Gateway: the origin could not be reached.\n")
+            )
     response = await _pipeline(state, env, ctx, holder, keyring).handle(proxy_request)
     return to_workers_response(response)
 

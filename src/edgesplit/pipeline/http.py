@@ -113,6 +113,7 @@ class ProxyResponse:
 def plain_response(status: int, text: str, content_type: str = "text/plain; charset=utf-8") -> ProxyResponse:
     """A small response edgesplit itself answers with (errors, health, metrics); never cached."""
     body = text.encode("utf-8")
-    headers = Headers([("content-type", content_type), ("content-length", str(len(body))),
-                       ("cache-control", "no-store")])
+    headers = Headers(
+        [("content-type", content_type), ("content-length", str(len(body))), ("cache-control", "no-store")]
+    )
     return ProxyResponse(status, headers, body)

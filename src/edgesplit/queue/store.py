@@ -46,7 +46,11 @@ class QueueStore:
             self.sql.exec(
                 "INSERT OR IGNORE INTO queued_events (vendor, event_id, body, bytes, enqueued_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                vendor, str(event["id"]), body, len(body.encode("utf-8")), now,
+                vendor,
+                str(event["id"]),
+                body,
+                len(body.encode("utf-8")),
+                now,
             )
             added += self.count(vendor) - before
         return added
@@ -69,4 +73,7 @@ class QueueStore:
         return int(rows[0]["n"])
 
     def vendors(self) -> list[str]:
-        return [row["vendor"] for row in self.sql.exec("SELECT DISTINCT vendor FROM queued_events ORDER BY vendor")]
+        return [
+            row["vendor"]
+            for row in self.sql.exec("SELECT DISTINCT vendor FROM queued_events ORDER BY vendor")
+        ]

@@ -1,0 +1,5 @@
+def __getattr__(name):
+    # Compatibility flags the SDK asks about: all off, as for a plain python_workers Worker.
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return False

@@ -1,0 +1,21 @@
+from contextlib import contextmanager
+
+from js import _miniworkerd as _harness
+
+cloudflareWorkersModule = _harness.workersModule
+cloudflareSocketsModule = None
+python_workflows_implicit_dependencies = False
+python_request_headers_preserve_commas = False
+
+
+def doAnImport(name):
+    return _harness.doAnImport(name)
+
+
+@contextmanager
+def patch_env_helper(kwds):
+    yield
+
+
+def patchWaitUntil(ctx):
+    return None

@@ -1,0 +1,212 @@
+"""The Worker's fetch path under Pyodide in Node: the self-hosted proxy's scenarios, at the edge."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from conftest import Worker
+from edgesplit import load_config
+from edgesplit.core import assign, verify_token
+from servers import CONFIG, DECISION_HEADER, KEYRING
+
+CONFIG_OBJ = load_config(CONFIG)
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
+
+
+def get(
+    worker: Worker,
+    path: str,
+    visitor: str | None = None,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+) -> tuple[int, dict[str, Any], Any]:
+    all_headers = {**BROWSER, **(headers or {})}
+    if visitor is not None:
+        all_headers["Cookie"] = f"edgesplit_id={visitor}"
+    request = urllib.request.Request(worker.base + path, headers=all_headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, response_headers, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, response_headers, raw = error.code, error.headers, error.read()
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        body = raw
+    return (
+        status,
+        {k.lower(): v for k, v in response_headers.items()}
+        | {"set-cookie-all": response_headers.get_all("Set-Cookie") or []},
+        body,
+    )
+
+
+def expected(visitor: str, path: str) -> dict[str, str]:
+    return {
+        k: a.variant for k, a in assign(CONFIG_OBJ, visitor, {"path": path}).items() if a.variant is not None
+    }
+
+
+def test_main_module_exports_the_entrypoint_and_durable_objects(worker: Worker) -> None:
+    assert set(worker.control("exports")["exports"]) >= {"Default", "QueueShard"}
+
+
+def test_new_visitor_gets_a_cookie_and_a_stable_verified_assignment(worker: Worker) -> None:
+    status, headers, body = get(worker, "/page/edge-home")
+    assert status == 200 and headers["set-cookie"].startswith("edgesplit_id=")
+    visitor = headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    assert body["verified"] and body["visitor_id"] == visitor
+    assert body["assignments"] == expected(visitor, "/page/edge-home")
+    for _ in range(3):
+        _, again_headers, again = get(worker, "/page/edge-home", visitor)
+        assert "set-cookie" not in again_headers and again["assignments"] == body["assignments"]
+
+
+def test_client_decision_header_is_stripped_and_the_origin_header_verifies(worker: Worker) -> None:
+    forged = "es1.test-key.eyJhIjp7Imhlcm8iOiJib2xkIn19.AAAA"
+    _, _, body = get(worker, "/echo", "visitor-abcdef12", {DECISION_HEADER: forged})
+    assert body["decision_header"] != forged
+    result = verify_token(body["decision_header"], KEYRING, time.time())
+    assert result.ok and result.claims is not None and result.claims.visitor_id == "visitor-abcdef12"
+    assert dict(result.claims.assignments) == expected("visitor-abcdef12", "/echo")
+
+
+def test_bots_get_control_without_cookie(worker: Worker) -> None:
+    _, headers, body = get(worker, "/page/shop-edge-bot", headers={"User-Agent": "Googlebot/2.1"})
+    assert "set-cookie" not in headers and body["assignments"] == {"hero": "control", "shop": "a"}
+
+
+def test_per_variant_cache_without_leakage(worker: Worker) -> None:
+    rng = random.Random(7)
+    path = "/page/shop-edge-cache"
+    before = worker.origin.fetches[path]
+    leaks = []
+    for _ in range(150):
+        visitor = f"{rng.getrandbits(64):016x}"
+        status, headers, body = get(worker, path, visitor)
+        if status != 200 or body["assignments"] != expected(visitor, path):
+            leaks.append(visitor)
+    assert leaks == []
+    # 2 hero variants x 3 shop variants: the origin rendered at most six pages for 150 visitors.
+    assert worker.origin.fetches[path] - before <= 6
+    cache = worker.control("cache")
+    assert any("__edgesplit=hero%3A" in key for key in cache["keys"])
+    assert all("visitor" not in key for key in cache["keys"])
+
+
+def test_variant_pages_reach_the_client_private(worker: Worker) -> None:
+    get(worker, "/page/edge-private-check", "visitor-abcdef12")
+    _, headers, _ = get(worker, "/page/edge-private-check", "visitor-abcdef12")
+    assert headers["x-edgesplit-cache"] == "HIT" and headers["cache-control"] == "private, max-age=10"
+
+
+def test_uncacheable_responses_are_never_served_from_cache(worker: Worker) -> None:
+    for n in range(3):
+        _, headers, body = get(worker, "/nocache/edge", "visitor-abcdef12")
+        assert headers["x-edgesplit-cache"] == "BYPASS" and body["fetch"] == n + 1
+    for _ in range(2):
+        _, headers, _ = get(worker, "/cookie-page", "visitor-abcdef12")
+        assert headers["x-edgesplit-cache"] == "BYPASS"
+
+
+def test_events_reach_the_queue_shards_and_drain_to_the_vendor(worker: Worker) -> None:
+    for n in range(20):
+        get(worker, "/page/shop-events", f"events-visitor-{n:04d}")
+    state = worker.control("queue")
+    assert state["shards"], state
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        exposures = worker.vendor.stats()["exposures"]
+        if sum(exposures.get("shop", {}).values()) >= 20:
+            break
+        time.sleep(0.2)
+    assert sum(worker.vendor.stats()["exposures"].get("shop", {}).values()) >= 20
+    assert any(alarm["runs"] >= 1 for alarm in worker.control("queue")["alarms"])
+
+
+def test_origin_errors_give_502_and_504(worker: Worker) -> None:
+    status, _, body = get(worker, "/slow")
+    assert status == 504
+    worker.control("env?name=EDGESPLIT_ORIGIN&value=http://127.0.0.1:1")
+    try:
+        status, _, _ = get(worker, "/page/edge-down", "visitor-abcdef12")
+        assert status == 502
+    finally:
+        worker.control(f"env?name=EDGESPLIT_ORIGIN&value=http://127.0.0.1:{worker.origin_port}")
+
+
+def test_config_from_kv_refreshes_and_a_bad_one_is_refused(worker: Worker) -> None:
+    updated = json.loads(json.dumps(CONFIG))
+    updated["version"] = "edge-2"
+    worker.control("kv?key=config.json", "PUT", json.dumps(updated))
+    time.sleep(1.2)  # EDGESPLIT_CONFIG_TTL is 1 s in miniworkerd
+    _, _, health = get(worker, "/__edgesplit/health")
+    assert health["config_version"] == "edge-2"
+    worker.control(
+        "kv?key=config.json", "PUT", '{"schema_version": 1, "version": "bad", "experiments": [{}]}'
+    )
+    time.sleep(1.2)
+    _, _, health = get(worker, "/__edgesplit/health")
+    assert health["config_version"] == "edge-2" and health["config_refused"] == 1
+    worker.control("kv-failing?on=1")
+    try:
+        time.sleep(1.2)
+        status, _, health = get(worker, "/__edgesplit/health")
+        assert status == 200 and health["config_version"] == "edge-2"
+    finally:
+        worker.control("kv-failing?on=0")
+
+
+def test_scheduled_handler_runs(worker: Worker) -> None:
+    assert worker.control("scheduled", "POST") == {"ok": True}
+
+
+@pytest.mark.parametrize(
+    "snippet,expected",
+    [
+        # RPC refuses tuples, even nested, as real Workers RPC does.
+        (
+            "from edgesplit.edge.js_adapters import *\nimport js\n"
+            "ns = __import__('workers').rpc._DurableObjectNamespaceWrapper(js._miniworkerd_queue)\n"
+            "stub = ns.get(ns.idFromName('contract'))\n"
+            "try:\n    await stub.stats((1, 2))\n    outcome = 'accepted'\nexcept TypeError:\n    outcome = 'refused'\n"
+            "outcome",
+            "refused",
+        ),
+        # A custom object cannot be cloned across RPC either.
+        (
+            "import js\nns = __import__('workers').rpc._DurableObjectNamespaceWrapper(js._miniworkerd_queue)\n"
+            "stub = ns.get(ns.idFromName('contract'))\nclass Custom: pass\n"
+            "try:\n    await stub.stats([Custom()])\n    outcome = 'accepted'\nexcept Exception as e:\n"
+            "    outcome = 'refused' if 'clone' in str(e).lower() else repr(e)\noutcome",
+            "refused",
+        ),
+        # Lists and dicts cross, and the answer comes back as Python values.
+        (
+            "import js\nns = __import__('workers').rpc._DurableObjectNamespaceWrapper(js._miniworkerd_queue)\n"
+            "stub = ns.get(ns.idFromName('contract'))\n"
+            "r = await stub.enqueue('default', [{'id': 'e1', 'visitor_id': 'v'}])\n"
+            "outcome = 'ok' if r['added'] == 1 else repr(r)\noutcome",
+            "ok",
+        ),
+        # sql.exec is synchronous: it returns a cursor, not a promise.
+        (
+            "import js\ncursor = js._miniworkerd_queue.get(js._miniworkerd_queue.idFromName('sync')).constructor\n"
+            "from durable_objects.storage_sql import StorageSql\n"
+            "live = js._miniworkerd_queue.objects.get('contract')\n"
+            "sql = StorageSql(live.state.storage.sql)\n"
+            "rows = sql.exec('SELECT COUNT(*) AS n FROM queued_events')\n"
+            "outcome = 'ok' if rows == [{'n': 1}] else repr(rows)\noutcome",
+            "ok",
+        ),
+    ],
+)
+def test_rpc_contract(worker: Worker, snippet: str, expected: str) -> None:
+    assert worker.control("python", "POST", snippet)["result"] == expected
