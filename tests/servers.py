@@ -45,6 +45,7 @@ CONFIG = {
 
 @dataclass
 class TestOrigin:
+    __test__ = False  # a server, not a test class
     fetches: Counter[str] = field(default_factory=Counter)
     release_stream: asyncio.Event = field(default_factory=asyncio.Event)
     last_headers: dict[str, str] = field(default_factory=dict)

@@ -142,14 +142,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .local.service import ProxyOptions, ProxyService, serve_forever
 
     _setup_logging(args.log_level)
+    from .queue.store import Bounds
+
     config = load_config(args.config)
     keyring = _keyring(args.keys)
+    vendors = []
+    if args.vendors:
+        with open(args.vendors, encoding="utf-8") as handle:
+            vendors = json.load(handle)
     options = ProxyOptions(
         origin=args.origin,
         host=args.host,
         port=args.port,
         config_path=args.config,
         vendor_url=args.vendor_url,
+        vendors=vendors,
+        queue_dir=args.queue_dir,
+        queue_shards=args.queue_shards,
+        queue_bounds=Bounds(
+            args.queue_max_events, args.queue_max_bytes, args.queue_max_age, args.drop_policy
+        ),
         admin_token=os.environ.get("EDGESPLIT_ADMIN_TOKEN") or None,
         origin_timeout=args.origin_timeout,
         connect_timeout=args.connect_timeout,
@@ -167,6 +179,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     _setup_logging(args.log_level)
     asyncio.run(run_demo(args.host, args.port, args.origin_port, args.vendor_port))
+    return 0
+
+
+def _local_queue_stores(directory: str) -> list[Any]:
+    from pathlib import Path
+
+    from .local.queue_runner import SqliteSql
+    from .queue.store import QueueStore
+
+    paths = sorted(Path(directory).glob("shard-*.sqlite3"))
+    if not paths:
+        raise SystemExit(f"no queue shards in {directory!r} (see edgesplit serve --queue-dir)")
+    return [(path.stem, QueueStore(SqliteSql(path))) for path in paths]
+
+
+def cmd_queue_status(args: argparse.Namespace) -> int:
+    now = time.time()
+    report = {name: store.stats(now) for name, store in _local_queue_stores(args.queue_dir)}
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_queue_dead(args: argparse.Namespace) -> int:
+    letters = [
+        {"shard": name, **letter}
+        for name, store in _local_queue_stores(args.queue_dir)
+        for letter in store.dead_letters(args.vendor, args.limit)
+    ]
+    print(json.dumps(letters, indent=2))
+    return 0
+
+
+def cmd_queue_replay(args: argparse.Namespace) -> int:
+    moved = sum(store.replay(args.vendor, time.time()) for _, store in _local_queue_stores(args.queue_dir))
+    print(f"{moved} dead letters queued again; a running proxy delivers them on the shard's next alarm")
     return 0
 
 
@@ -233,7 +280,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     serve.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
-    serve.add_argument("--vendor-url", help="where event batches are POSTed (default: kept in memory)")
+    serve.add_argument("--vendor-url", help="a generic webhook vendor (named 'default') for event batches")
+    serve.add_argument(
+        "--vendors",
+        help='JSON file listing vendors: [{"name", "kind": webhook|posthog|segment, ...}] (README)',
+    )
+    serve.add_argument(
+        "--queue-dir",
+        default="edgesplit-queue",
+        help="folder of the durable event queue's SQLite shards (default ./edgesplit-queue)",
+    )
+    serve.add_argument("--queue-shards", type=int, default=4, help="queue shards (default 4)")
+    serve.add_argument(
+        "--queue-max-events", type=int, default=100_000, help="per shard and vendor (default 100000)"
+    )
+    serve.add_argument(
+        "--queue-max-bytes", type=int, default=64 * 1024 * 1024, help="per shard and vendor (64 MiB)"
+    )
+    serve.add_argument(
+        "--queue-max-age",
+        type=float,
+        default=7 * 86_400,
+        help="seconds an event may wait before it is dropped, counted (default 7 days)",
+    )
+    serve.add_argument(
+        "--drop-policy",
+        choices=("oldest", "newest"),
+        default="oldest",
+        help="beyond the bounds: drop the oldest pending events, or refuse the newest (default oldest)",
+    )
     serve.add_argument(
         "--origin-timeout",
         type=float,
@@ -268,6 +343,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--vendor-port", type=int, default=8082)
     demo.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"))
     demo.set_defaults(run=cmd_demo)
+
+    queue = sub.add_parser("queue", help="inspect the self-hosted proxy's durable event queue")
+    queue_sub = queue.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
+    for name, run, text in (
+        ("status", cmd_queue_status, "depth, oldest event, delivered/retried/dropped/dead"),
+        ("dead", cmd_queue_dead, "list dead letters with the vendor's reason"),
+        ("replay", cmd_queue_replay, "queue dead letters again (after fixing the cause)"),
+    ):
+        action = queue_sub.add_parser(name, help=text)
+        action.add_argument("--queue-dir", default="edgesplit-queue")
+        if name != "status":
+            action.add_argument("--vendor", help="only this vendor (default: all)")
+        if name == "dead":
+            action.add_argument("--limit", type=int, default=100)
+        action.set_defaults(run=run)
 
     schema = sub.add_parser("schema", help="print the configuration's JSON Schema")
     schema.set_defaults(run=cmd_schema)

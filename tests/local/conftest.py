@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from edgesplit import load_config
-from edgesplit.local.outbox_http import MemoryOutbox
+from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
 from servers import CONFIG, DECISION_HEADER, KEYRING, TestOrigin, start_app  # noqa: F401
 

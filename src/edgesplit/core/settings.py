@@ -76,6 +76,10 @@ class PolicySettings:
 class DecisionSettings:
     header: str = "x-edgesplit-decision"
     ttl_seconds: int = 300
+    cookie: str = "edgesplit_decision"
+    """A readable cookie holding a longer-lived token: the page can read its assignments and
+    the track endpoint can verify conversions with it."""
+    cookie_ttl_seconds: int = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +217,18 @@ def _policy(reader: Reader, value: Any, path: str) -> PolicySettings:
 
 
 def _decision(reader: Reader, value: Any, path: str) -> DecisionSettings:
-    obj = reader.expect_object(value, path, optional=("header", "ttl_seconds")) or {}
+    obj = (
+        reader.expect_object(value, path, optional=("header", "ttl_seconds", "cookie", "cookie_ttl_seconds"))
+        or {}
+    )
     d = DecisionSettings()
     header = _name(reader, obj, "header", path, d.header, _HEADER_NAME, "a header name") or d.header
-    return DecisionSettings(header.lower(), _int(reader, obj, "ttl_seconds", path, d.ttl_seconds, 10, 86_400))
+    return DecisionSettings(
+        header.lower(),
+        _int(reader, obj, "ttl_seconds", path, d.ttl_seconds, 10, 86_400),
+        _name(reader, obj, "cookie", path, d.cookie, _COOKIE_NAME, "a cookie name") or d.cookie,
+        _int(reader, obj, "cookie_ttl_seconds", path, d.cookie_ttl_seconds, 60, 30 * 86_400),
+    )
 
 
 def _cache(reader: Reader, value: Any, path: str) -> CacheSettings:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import secrets
 import signal
+import tempfile
 
 from aiohttp import web
 
@@ -44,12 +45,16 @@ async def run_demo(
         make_origin_app(keyring, config.settings.decision.header), host, origin_port
     )
     vendor_runner, vendor_port = await _start(vendor.app(), host, vendor_port)
+    queue_dir = tempfile.mkdtemp(
+        prefix="edgesplit-demo-queue-"
+    )  # the demo's durable queue, thrown away after
     options = ProxyOptions(
         origin=f"http://{host}:{origin_port}",
         host=host,
         port=port,
         config_path=config_path,
         vendor_url=f"http://{host}:{vendor_port}/batch",
+        queue_dir=queue_dir,
     )
     service = ProxyService(options, config, keyring)
     stop = asyncio.Event()

@@ -25,7 +25,20 @@ def to_proxy_request(request: web.Request) -> ProxyRequest:
     # raw_path keeps the path and query exactly as the client sent them.
     url = f"{request.scheme}://{host}{request.raw_path}"
     body = request.content if request.body_exists else None
-    return ProxyRequest(request.method, url, headers, body, request.remote)
+
+    async def read_body(limit: int) -> bytes | None:
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            return None
+        data = await request.content.read(limit + 1)
+        while len(data) <= limit and not request.content.at_eof():
+            more = await request.content.read(limit + 1 - len(data))
+            if not more:
+                break
+            data += more
+        return None if len(data) > limit else data
+
+    return ProxyRequest(request.method, url, headers, body, request.remote, read_body=read_body)
 
 
 async def send(request: web.Request, response: ProxyResponse) -> web.StreamResponse:

@@ -13,9 +13,14 @@ from aiohttp import web
 
 from ..core import Config, ConfigHolder, Keyring
 from ..pipeline import Metrics, OutboxPort, Pipeline
+from ..queue.delivery import DeliveryOutbox
+from ..queue.drain import DrainPolicy
+from ..queue.store import Bounds
+from ..vendors import make_adapter
 from .cache import MemoryCache
+from .memory_outbox import MemoryOutbox
 from .origin import AiohttpOrigin
-from .outbox_http import HttpBatchOutbox, MemoryOutbox
+from .queue_runner import AiohttpSender, LocalQueue
 from .reload import ConfigWatcher
 from .runtime import SystemClock, TaskBackground, new_visitor_id
 from .server import make_app
@@ -32,6 +37,16 @@ class ProxyOptions:
     port: int = 8080
     config_path: str | None = None
     vendor_url: str | None = None
+    """Shortcut for one generic webhook vendor named ``default``."""
+    vendors: list[dict[str, Any]] = field(default_factory=list)
+    """Vendor specs: ``{"name", "kind": "webhook"|"posthog"|"segment", ...}`` (see vendors.adapters)."""
+    queue_dir: str = "edgesplit-queue"
+    queue_shards: int = 4
+    queue_bounds: Bounds = Bounds()
+    direct_timeout: float = 2.0
+    breaker_cooldown: float = 5.0
+    drain_timeout: float = 10.0
+    drain_policy: DrainPolicy | None = None
     admin_token: str | None = None
     origin_timeout: float = 30.0
     connect_timeout: float = 5.0
@@ -46,11 +61,7 @@ class ProxyService:
     """The proxy's parts, started and stopped together (also used by tests and the demo)."""
 
     def __init__(
-        self,
-        options: ProxyOptions,
-        config: Config,
-        keyring: Keyring,
-        outbox: OutboxPort | None = None,
+        self, options: ProxyOptions, config: Config, keyring: Keyring, outbox: OutboxPort | None = None
     ) -> None:
         self.options = options
         self.clock = SystemClock()
@@ -65,14 +76,38 @@ class ProxyService:
         )
         cache_settings = config.settings.cache
         self.cache = MemoryCache(
-            self.clock,
-            max_bytes=cache_settings.max_bytes,
-            max_entry_bytes=cache_settings.max_entry_bytes,
+            self.clock, max_bytes=cache_settings.max_bytes, max_entry_bytes=cache_settings.max_entry_bytes
         )
-        self.http_outbox = (
-            HttpBatchOutbox(options.vendor_url) if options.vendor_url and outbox is None else None
-        )
-        self.outbox: Any = outbox or self.http_outbox or MemoryOutbox()
+        specs = list(options.vendors)
+        if options.vendor_url:
+            specs.append({"name": "default", "kind": "webhook", "url": options.vendor_url})
+        self.adapters = {spec.get("name", spec.get("kind", "webhook")): make_adapter(spec) for spec in specs}
+        self.queue: LocalQueue | None = None
+        self.senders: list[AiohttpSender] = []
+        if self.adapters and outbox is None:
+            direct = AiohttpSender(self.clock, options.direct_timeout)
+            drain = AiohttpSender(self.clock, options.drain_timeout)
+            self.senders = [direct, drain]
+            policy = options.drain_policy or DrainPolicy(bounds=options.queue_bounds)
+            self.queue = LocalQueue(
+                options.queue_dir,
+                options.queue_shards,
+                self.adapters,
+                drain,
+                self.clock,
+                self.metrics,
+                policy,
+            )
+            outbox = DeliveryOutbox(
+                self.adapters,
+                direct,
+                self.queue,
+                self.background,
+                self.clock,
+                self.metrics,
+                breaker_cooldown_seconds=options.breaker_cooldown,
+            )
+        self.outbox: Any = outbox or MemoryOutbox()
         self.pipeline = Pipeline(
             config=self.holder,
             keyring=keyring,
@@ -85,6 +120,7 @@ class ProxyService:
             metrics=self.metrics,
             admin_token=options.admin_token,
             exposure_window_seconds=options.exposure_window_seconds,
+            before_metrics=self.queue.export_metrics if self.queue is not None else None,
         )
         self.watcher = (
             ConfigWatcher(options.config_path, self.holder, self.metrics, interval=options.reload_interval)
@@ -105,18 +141,19 @@ class ProxyService:
         if self.options.port == 0:  # an ephemeral port (tests): find out which
             server = site._server  # noqa: SLF001 - aiohttp exposes no public accessor
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        if self.http_outbox is not None:
-            self.http_outbox.start()
+        if self.queue is not None:
+            self.queue.start()  # resumes alarms persisted before a restart
         if self.watcher is not None:
             self.watcher.start()
         config = self.holder.current
         log.info(
-            "edgesplit proxy on http://%s:%d -> %s (config %r, %d experiments)",
+            "edgesplit proxy on http://%s:%d -> %s (config %r, %d experiments, vendors: %s)",
             self.options.host,
             self.port,
             self.options.origin,
             config.version,
             len(config.experiments),
+            ", ".join(self.adapters) or "none",
         )
 
     async def stop(self) -> None:
@@ -124,9 +161,11 @@ class ProxyService:
             await self.watcher.stop()
         if self.runner is not None:
             await self.runner.cleanup()
-        await self.background.drain()
-        if self.http_outbox is not None:
-            await self.http_outbox.close()
+        await self.background.drain()  # events in flight reach the vendor or the queue
+        if self.queue is not None:
+            await self.queue.stop()
+        for sender in self.senders:
+            await sender.close()
         await self.origin.close()
         for cleanup in self.options.extra_cleanup:
             await cleanup()

@@ -18,9 +18,11 @@ from ..core import (
     assign_control,
     is_targeted,
     sign_token,
+    verify_token,
 )
 from ..core.events import exposure_event
 from .attributes import RequestAttributes
+from .cookies import format_set_cookie
 from .http import Headers, ProxyRequest
 from .identity import resolve_identity
 from .policy import classify
@@ -38,9 +40,50 @@ class Decision:
     set_cookie: str | None = None
     exposures: tuple[dict[str, Any], ...] = ()
     bot: str = ""
+    decision_cookie: str | None = None
+    """A Set-Cookie value refreshing the readable decision cookie, when it needs refreshing."""
 
 
 NO_DECISION = Decision()
+DECISION_COOKIE_REFRESH_SECONDS = 3600
+
+
+def _decision_cookie(
+    config: Config, existing: str | None, claims: DecisionClaims, keyring: Keyring, now: float
+) -> str | None:
+    """A fresh decision cookie unless the visitor's current one still says the same thing."""
+    settings = config.settings
+    if existing:
+        current = verify_token(existing, keyring, now)
+        if (
+            current.ok
+            and current.claims is not None
+            and (
+                current.claims.visitor_id == claims.visitor_id
+                and dict(current.claims.assignments) == dict(claims.assignments)
+                and current.claims.held_out == claims.held_out
+                and current.claims.config_version == claims.config_version
+                and now - current.claims.issued_at < DECISION_COOKIE_REFRESH_SECONDS
+            )
+        ):
+            return None
+    lasting = DecisionClaims(
+        claims.visitor_id,
+        claims.assignments,
+        claims.config_version,
+        claims.issued_at,
+        claims.issued_at + settings.decision.cookie_ttl_seconds,
+        claims.held_out,
+    )
+    return format_set_cookie(
+        settings.decision.cookie,
+        sign_token(lasting, keyring),
+        max_age=settings.decision.cookie_ttl_seconds,
+        domain=settings.identity.domain,
+        secure=settings.identity.secure,
+        http_only=False,
+        same_site=settings.identity.same_site,
+    )
 
 
 def decide(
@@ -74,18 +117,16 @@ def decide(
         visitor_id, assignments, config.version, now, settings.decision.ttl_seconds
     )
     exposures: tuple[dict[str, Any], ...] = ()
+    decision_cookie = None
     if participation.consent and not participation.bot:
         exposures = tuple(
             exposure_event(visitor_id, key, a.variant, config.version, now, exposure_window_seconds)
             for key, a in assignments.items()
             if a.in_experiment and a.variant is not None
         )
-    return Decision(
-        visitor_id,
-        assignments,
-        vector,
-        sign_token(claims, keyring),
-        set_cookie,
-        exposures,
-        participation.why if participation.bot else "",
-    )
+        decision_cookie = _decision_cookie(
+            config, cookies.get(settings.decision.cookie), claims, keyring, now
+        )
+    token = sign_token(claims, keyring)
+    why = participation.why if participation.bot else ""
+    return Decision(visitor_id, assignments, vector, token, set_cookie, exposures, why, decision_cookie)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core import ConfigHolder, Keyring
 from .cache_policy import cache_key, client_cache_control, shared_ttl
-from .cookies import parse_cookie_header
+from .cookies import parse_cookie_header, remove_cookie
 from .decide import NO_DECISION, Decision, decide
 from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .metrics import Metrics
@@ -30,6 +30,7 @@ from .ports import (
     OriginUnavailable,
     OutboxPort,
 )
+from .track import TrackError, parse_conversion
 
 __all__ = ["Pipeline"]
 
@@ -52,6 +53,7 @@ class Pipeline:
         metrics: Metrics | None = None,
         admin_token: str | None = None,
         exposure_window_seconds: int = 1800,
+        before_metrics: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.keyring = keyring
@@ -64,6 +66,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.admin_token = admin_token
         self.exposure_window_seconds = exposure_window_seconds
+        self.before_metrics = before_metrics
         self._failures_logged: set[str] = set()
 
     async def handle(self, request: ProxyRequest) -> ProxyResponse:
@@ -85,12 +88,17 @@ class Pipeline:
         path = request.path
         prefix = settings.admin.path_prefix
         if path == prefix or path.startswith(prefix + "/"):
-            return self._admin(request, path[len(prefix) :])
+            return await self._admin(request, path[len(prefix) :])
 
         headers = request.headers.copy()
         strip_hop_by_hop(headers)
         headers.remove(settings.decision.header)  # only edgesplit speaks for edgesplit
-        cookies = parse_cookie_header("; ".join(headers.get_all("cookie")) or None)
+        cookie_header = "; ".join(headers.get_all("cookie")) or None
+        cookies = parse_cookie_header(cookie_header)
+        forwarded_cookies = remove_cookie(cookie_header, {settings.decision.cookie})
+        headers.remove("cookie")
+        if forwarded_cookies:
+            headers.set("cookie", forwarded_cookies)
         try:
             decision = decide(
                 request,
@@ -190,6 +198,8 @@ class Pipeline:
         client_cache_control(response.headers, bool(decision.vector))
         if decision.set_cookie is not None:
             response.headers.add("set-cookie", decision.set_cookie)
+        if decision.decision_cookie is not None:
+            response.headers.add("set-cookie", decision.decision_cookie)
 
     def _emit(self, decision: Decision) -> None:
         if not decision.exposures:
@@ -200,7 +210,40 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001
             self._fail_open("outbox", exc)
 
-    def _admin(self, request: ProxyRequest, subpath: str) -> ProxyResponse:
+    async def _track(self, request: ProxyRequest) -> ProxyResponse:
+        if request.method != "POST":
+            return plain_response(405, "405 Method Not Allowed: POST a JSON conversion\n")
+        body = await request.read_body(16 * 1024) if request.read_body is not None else None
+        settings = self.config.current.settings
+        cookies = parse_cookie_header("; ".join(request.headers.get_all("cookie")) or None)
+        fallback = cookies.get(settings.decision.cookie) or request.headers.get(settings.decision.header)
+        result = (
+            parse_conversion(body, fallback, self.keyring, self.clock.now())
+            if body is not None
+            else TrackError(413, "body larger than 16384 bytes")
+        )
+        if isinstance(result, TrackError):
+            self.metrics.inc("edgesplit_track_rejected_total", reason=result.reason.split(":")[0])
+            if result.status == 401:
+                self.metrics.inc(
+                    "edgesplit_tokens_rejected_total", reason=result.reason.removeprefix("token: ")
+                )
+            return plain_response(
+                result.status, json.dumps({"error": result.reason}) + "\n", "application/json"
+            )
+        try:
+            self.outbox.submit([result])
+        except Exception as exc:  # noqa: BLE001
+            self._fail_open("outbox", exc)
+            return plain_response(
+                503, json.dumps({"error": "events cannot be taken right now"}) + "\n", "application/json"
+            )
+        self.metrics.inc("edgesplit_conversions_total")
+        return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
+
+    async def _admin(self, request: ProxyRequest, subpath: str) -> ProxyResponse:
+        if subpath == "/track":
+            return await self._track(request)
         if subpath == "/health":
             config = self.config.current
             body = {
@@ -213,6 +256,8 @@ class Pipeline:
         if subpath == "/metrics":
             if self.admin_token and request.headers.get("authorization") != f"Bearer {self.admin_token}":
                 return plain_response(401, "401 Unauthorized: send Authorization: Bearer <admin token>\n")
-            self.metrics.set_gauge("edgesplit_config_refused_total", self.config.refused)
+            self.metrics.set_gauge("edgesplit_config_refused", self.config.refused)
+            if self.before_metrics is not None:
+                self.before_metrics()
             return plain_response(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         return plain_response(404, "404 Not Found\n")

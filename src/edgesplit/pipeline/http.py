@@ -6,7 +6,7 @@ Bodies are opaque to the pipeline (an async iterator of bytes in the self-hosted
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -96,6 +96,8 @@ class ProxyRequest:
     client_ip: str | None = None
     platform: dict[str, Any] = field(default_factory=dict)
     """What the runtime knows beyond HTTP: ``country``, ``bot_score``, ``verified_bot``..."""
+    read_body: Callable[[int], Awaitable[bytes | None]] | None = None
+    """For edgesplit's own endpoints: the whole body, or None when larger than the limit."""
 
     @property
     def path(self) -> str:

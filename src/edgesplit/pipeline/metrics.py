@@ -19,6 +19,15 @@ _HELP = {
     "edgesplit_config_refused_total": "Configurations refused; the running one stayed.",
     "edgesplit_tokens_rejected_total": "Decision tokens rejected, by reason.",
     "edgesplit_request_duration_seconds": "Time from request to response headers.",
+    "edgesplit_events_delivered_total": "Events the vendor accepted, by vendor and path (direct or queue).",
+    "edgesplit_events_queued_total": "Events sent to the durable queue instead of the vendor, by reason.",
+    "edgesplit_events_dead_lettered_total": "Events a vendor refused for good (kept as dead letters).",
+    "edgesplit_exposures_deduplicated_total": "Exposures dropped as repeats within the dedup window.",
+    "edgesplit_conversions_total": "Conversions accepted at the track endpoint.",
+    "edgesplit_track_rejected_total": "Track requests refused, by reason.",
+    "edgesplit_queue_depth": "Events pending in the queue, by vendor and shard.",
+    "edgesplit_queue_oldest_age_seconds": "Age of the oldest pending event, by vendor and shard.",
+    "edgesplit_queue_events_total": "Queue counters by vendor, shard and kind (delivered, retried, dropped, dead).",
 }
 
 
@@ -34,7 +43,7 @@ class Metrics:
         self.counters: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(
             lambda: defaultdict(float)
         )
-        self.gauges: dict[str, float] = {}
+        self.gauges: dict[str, dict[tuple[tuple[str, str], ...], float]] = defaultdict(dict)
         self._bucket_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
         self._latency_count = 0
@@ -45,8 +54,8 @@ class Metrics:
     def value(self, name: str, **labels: str) -> float:
         return self.counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
-    def set_gauge(self, name: str, value: float) -> None:
-        self.gauges[name] = value
+    def set_gauge(self, name: str, value: float, **labels: str) -> None:
+        self.gauges[name][tuple(sorted(labels.items()))] = value
 
     def observe_latency(self, seconds: float) -> None:
         self._bucket_counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
@@ -61,8 +70,10 @@ class Metrics:
             for labels, value in sorted(self.counters[name].items()):
                 lines.append(f"{name}{_labels(labels)} {value:g}")
         for name in sorted(self.gauges):
+            lines.append(f"# HELP {name} {_HELP.get(name, name)}")
             lines.append(f"# TYPE {name} gauge")
-            lines.append(f"{name} {self.gauges[name]:g}")
+            for labels, value in sorted(self.gauges[name].items()):
+                lines.append(f"{name}{_labels(labels)} {value:g}")
         name = "edgesplit_request_duration_seconds"
         lines.append(f"# HELP {name} {_HELP[name]}")
         lines.append(f"# TYPE {name} histogram")

@@ -1,19 +1,25 @@
-"""Queue storage: the SQL, and nothing but the SQL.
+"""Queue storage: the SQL, once, for a Durable Object's ``ctx.storage.sql`` and ``sqlite3``.
 
-``SqlPort.exec(sql, *params) -> list[dict]`` is all it needs: ``ctx.storage.sql.exec`` at the
-edge (synchronous, a cursor turned into rows) and ``sqlite3`` here satisfy it.
+``SqlPort.exec(sql, *params) -> list[dict]`` is all it needs. Every event is in exactly one
+place: ``queued_events`` (pending), ``dead_letters`` (refused by the vendor, with the reason),
+or gone (delivered, or dropped by a bound, both counted in ``vendor_stats``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["QueueStore", "SqlPort", "SCHEMA"]
+__all__ = ["Bounds", "EnqueueResult", "QueueStore", "SqlPort", "SCHEMA", "VendorState"]
 
 
 class SqlPort(Protocol):
+    """``exec`` runs one statement. A port may also offer ``transaction()`` (sqlite3 does);
+    a Durable Object needs none: its storage commits each request's writes atomically."""
+
     def exec(self, sql: str, *params: Any) -> list[dict[str, Any]]: ...
 
 
@@ -28,7 +34,59 @@ SCHEMA = (
         UNIQUE (vendor, event_id)
     )""",
     "CREATE INDEX IF NOT EXISTS queued_events_by_vendor ON queued_events (vendor, seq)",
+    """CREATE TABLE IF NOT EXISTS dead_letters (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        vendor TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        failed_at REAL NOT NULL,
+        UNIQUE (vendor, event_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS vendor_stats (
+        vendor TEXT PRIMARY KEY,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        delivered INTEGER NOT NULL DEFAULT 0,
+        retried INTEGER NOT NULL DEFAULT 0,
+        dropped_full INTEGER NOT NULL DEFAULT 0,
+        dropped_expired INTEGER NOT NULL DEFAULT 0,
+        dead_lettered INTEGER NOT NULL DEFAULT 0,
+        duplicates INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE TABLE IF NOT EXISTS shard_meta (name TEXT PRIMARY KEY, value REAL)",
 )
+
+_COUNTERS = ("delivered", "retried", "dropped_full", "dropped_expired", "dead_lettered", "duplicates")
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """Per shard and vendor. Beyond ``max_events`` or ``max_bytes`` the ``drop`` policy
+    applies (``oldest``: make room by dropping the oldest pending events; ``newest``: refuse
+    the incoming ones); events older than ``max_age_seconds`` are dropped before sending."""
+
+    max_events: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+    max_age_seconds: float = 7 * 86_400
+    drop: str = "oldest"
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    added: int
+    """Rows inserted; ``dropped`` rows were then removed to respect the bounds (with the
+    ``newest`` policy, those are the incoming ones)."""
+    duplicates: int
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class VendorState:
+    attempts: int
+    next_attempt_at: float
+    last_error: str
 
 
 class QueueStore:
@@ -37,23 +95,119 @@ class QueueStore:
         for statement in SCHEMA:
             self.sql.exec(statement)
 
-    def enqueue(self, vendor: str, events: Sequence[dict[str, Any]], now: float) -> int:
-        """Store events not already queued for this vendor; returns how many were new."""
-        added = 0
-        for event in events:
-            body = json.dumps(event, separators=(",", ":"), sort_keys=True)
-            before = self.count(vendor)
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        transaction = getattr(self.sql, "transaction", None)
+        with transaction() if transaction is not None else nullcontext():
+            yield
+
+    # -- counters and state --------------------------------------------------------
+    def _ensure_vendor(self, vendor: str) -> None:
+        self.sql.exec("INSERT OR IGNORE INTO vendor_stats (vendor) VALUES (?)", vendor)
+
+    def _count(self, vendor: str, counter: str, amount: int) -> None:
+        assert counter in _COUNTERS
+        if amount:
+            self._ensure_vendor(vendor)
             self.sql.exec(
-                "INSERT OR IGNORE INTO queued_events (vendor, event_id, body, bytes, enqueued_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                vendor,
-                str(event["id"]),
-                body,
-                len(body.encode("utf-8")),
-                now,
+                f"UPDATE vendor_stats SET {counter} = {counter} + ? WHERE vendor = ?", amount, vendor
             )
-            added += self.count(vendor) - before
-        return added
+
+    def state(self, vendor: str) -> VendorState:
+        rows = self.sql.exec(
+            "SELECT attempts, next_attempt_at, last_error FROM vendor_stats WHERE vendor = ?", vendor
+        )
+        if not rows:
+            return VendorState(0, 0.0, "")
+        row = rows[0]
+        return VendorState(int(row["attempts"]), float(row["next_attempt_at"]), str(row["last_error"]))
+
+    def set_state(self, vendor: str, attempts: int, next_attempt_at: float, last_error: str) -> None:
+        self._ensure_vendor(vendor)
+        self.sql.exec(
+            "UPDATE vendor_stats SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE vendor = ?",
+            attempts,
+            next_attempt_at,
+            last_error[:500],
+            vendor,
+        )
+
+    def alarm_at(self) -> float | None:
+        rows = self.sql.exec("SELECT value FROM shard_meta WHERE name = 'alarm_at'")
+        return float(rows[0]["value"]) if rows and rows[0]["value"] is not None else None
+
+    def set_alarm_at(self, when: float | None) -> None:
+        self.sql.exec(
+            "INSERT INTO shard_meta (name, value) VALUES ('alarm_at', ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            when,
+        )
+
+    # -- pending events --------------------------------------------------------------
+    def enqueue(
+        self, vendor: str, events: Sequence[dict[str, Any]], now: float, bounds: Bounds | None = None
+    ) -> EnqueueResult:
+        """Keep events not already pending (or dead) for this vendor, then apply the bounds."""
+        bounds = bounds or Bounds()
+        with self._atomic():
+            added_seqs: list[int] = []
+            duplicates = 0
+            for event in events:
+                event_id = str(event["id"])
+                if self.sql.exec(
+                    "SELECT 1 AS x FROM dead_letters WHERE vendor = ? AND event_id = ?", vendor, event_id
+                ):
+                    duplicates += 1
+                    continue
+                body = json.dumps(event, separators=(",", ":"), sort_keys=True)
+                rows = self.sql.exec(
+                    "INSERT INTO queued_events (vendor, event_id, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (vendor, event_id) DO NOTHING RETURNING seq",
+                    vendor,
+                    event_id,
+                    body,
+                    len(body.encode("utf-8")),
+                    now,
+                )
+                if rows:
+                    added_seqs.append(int(rows[0]["seq"]))
+                else:
+                    duplicates += 1
+            self._count(vendor, "duplicates", duplicates)
+            dropped = self._enforce(vendor, bounds, added_seqs)
+            self._ensure_vendor(vendor)
+            return EnqueueResult(len(added_seqs), duplicates, dropped)
+
+    def _enforce(self, vendor: str, bounds: Bounds, added_seqs: list[int]) -> int:
+        dropped = 0
+        while True:
+            row = self.sql.exec(
+                "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM queued_events WHERE vendor = ?",
+                vendor,
+            )[0]
+            count, size = int(row["n"]), int(row["b"])
+            if count <= bounds.max_events and size <= bounds.max_bytes:
+                break
+            order = "DESC" if bounds.drop == "newest" else "ASC"
+            victim = self.sql.exec(
+                f"SELECT seq FROM queued_events WHERE vendor = ? ORDER BY seq {order} LIMIT 1", vendor
+            )
+            if not victim:
+                break
+            self.sql.exec("DELETE FROM queued_events WHERE seq = ?", victim[0]["seq"])
+            dropped += 1
+        self._count(vendor, "dropped_full", dropped)
+        return dropped
+
+    def expire(self, vendor: str, now: float, max_age_seconds: float) -> int:
+        with self._atomic():
+            rows = self.sql.exec(
+                "DELETE FROM queued_events WHERE vendor = ? AND enqueued_at < ? RETURNING seq",
+                vendor,
+                now - max_age_seconds,
+            )
+            self._count(vendor, "dropped_expired", len(rows))
+            return len(rows)
 
     def oldest(self, vendor: str, limit: int) -> list[tuple[int, dict[str, Any]]]:
         rows = self.sql.exec(
@@ -61,19 +215,138 @@ class QueueStore:
         )
         return [(int(row["seq"]), json.loads(row["body"])) for row in rows]
 
-    def remove(self, seqs: Sequence[int]) -> None:
-        for seq in seqs:
-            self.sql.exec("DELETE FROM queued_events WHERE seq = ?", seq)
+    def _seqs_for(self, vendor: str, event_ids: Sequence[str]) -> list[int]:
+        seqs = []
+        for event_id in event_ids:
+            rows = self.sql.exec(
+                "SELECT seq FROM queued_events WHERE vendor = ? AND event_id = ?", vendor, event_id
+            )
+            seqs.extend(int(row["seq"]) for row in rows)
+        return seqs
 
-    def count(self, vendor: str | None = None) -> int:
-        if vendor is None:
-            rows = self.sql.exec("SELECT COUNT(*) AS n FROM queued_events")
-        else:
-            rows = self.sql.exec("SELECT COUNT(*) AS n FROM queued_events WHERE vendor = ?", vendor)
-        return int(rows[0]["n"])
+    def acknowledge(self, vendor: str, event_ids: Sequence[str]) -> int:
+        """The vendor has these: forget them and count them delivered."""
+        with self._atomic():
+            seqs = self._seqs_for(vendor, event_ids)
+            for seq in seqs:
+                self.sql.exec("DELETE FROM queued_events WHERE seq = ?", seq)
+            self._count(vendor, "delivered", len(seqs))
+            return len(seqs)
 
+    def count_retry(self, vendor: str, events: int) -> None:
+        self._count(vendor, "retried", events)
+
+    # -- dead letters ----------------------------------------------------------------
+    def dead_letter(self, vendor: str, event_ids: Sequence[str], reason: str, now: float) -> int:
+        """Move pending events the vendor refused for good into ``dead_letters``."""
+        with self._atomic():
+            moved = 0
+            for event_id in event_ids:
+                rows = self.sql.exec(
+                    "DELETE FROM queued_events WHERE vendor = ? AND event_id = ? RETURNING body",
+                    vendor,
+                    event_id,
+                )
+                if rows:
+                    self._insert_dead(vendor, event_id, rows[0]["body"], reason, now)
+                    moved += 1
+            self._count(vendor, "dead_lettered", moved)
+            return moved
+
+    def dead_letter_events(
+        self, vendor: str, events: Sequence[dict[str, Any]], reason: str, now: float
+    ) -> int:
+        """Record events refused before they were ever queued (the direct path)."""
+        with self._atomic():
+            for event in events:
+                body = json.dumps(event, separators=(",", ":"), sort_keys=True)
+                self._insert_dead(vendor, str(event["id"]), body, reason, now)
+            self._count(vendor, "dead_lettered", len(events))
+            return len(events)
+
+    def _insert_dead(self, vendor: str, event_id: str, body: str, reason: str, now: float) -> None:
+        self.sql.exec(
+            "INSERT INTO dead_letters (vendor, event_id, body, reason, failed_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (vendor, event_id) DO UPDATE SET reason = excluded.reason, failed_at = excluded.failed_at",
+            vendor,
+            event_id,
+            body,
+            reason[:500],
+            now,
+        )
+
+    def dead_letters(self, vendor: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.sql.exec(
+            "SELECT vendor, event_id, reason, failed_at, body FROM dead_letters "
+            "WHERE (? IS NULL OR vendor = ?) ORDER BY seq LIMIT ?",
+            vendor,
+            vendor,
+            limit,
+        )
+        return [{**row, "event": json.loads(row.pop("body"))} for row in (dict(r) for r in rows)]
+
+    def replay(self, vendor: str | None, now: float) -> int:
+        """Put dead letters back in the queue (after fixing what the vendor refused)."""
+        with self._atomic():
+            rows = self.sql.exec(
+                "DELETE FROM dead_letters WHERE (? IS NULL OR vendor = ?) RETURNING vendor, event_id, body",
+                vendor,
+                vendor,
+            )
+            for row in rows:
+                body = row["body"]
+                self.sql.exec(
+                    "INSERT INTO queued_events (vendor, event_id, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (vendor, event_id) DO NOTHING",
+                    row["vendor"],
+                    row["event_id"],
+                    body,
+                    len(body.encode("utf-8")),
+                    now,
+                )
+            for name in {row["vendor"] for row in rows}:
+                self.set_state(name, 0, 0.0, "")
+            return len(rows)
+
+    # -- visibility --------------------------------------------------------------------
     def vendors(self) -> list[str]:
+        rows = self.sql.exec(
+            "SELECT vendor FROM vendor_stats UNION SELECT DISTINCT vendor FROM queued_events ORDER BY 1"
+        )
+        return [row["vendor"] for row in rows]
+
+    def pending_vendors(self) -> list[str]:
         return [
             row["vendor"]
             for row in self.sql.exec("SELECT DISTINCT vendor FROM queued_events ORDER BY vendor")
         ]
+
+    def count(self, vendor: str | None = None) -> int:
+        rows = self.sql.exec(
+            "SELECT COUNT(*) AS n FROM queued_events WHERE (? IS NULL OR vendor = ?)", vendor, vendor
+        )
+        return int(rows[0]["n"])
+
+    def stats(self, now: float) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for vendor in self.vendors():
+            pending = self.sql.exec(
+                "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, MIN(enqueued_at) AS oldest "
+                "FROM queued_events WHERE vendor = ?",
+                vendor,
+            )[0]
+            counters = self.sql.exec("SELECT * FROM vendor_stats WHERE vendor = ?", vendor)
+            dead = self.sql.exec("SELECT COUNT(*) AS n FROM dead_letters WHERE vendor = ?", vendor)[0]["n"]
+            row = dict(counters[0]) if counters else {}
+            oldest = pending["oldest"]
+            out[vendor] = {
+                "depth": int(pending["n"]),
+                "bytes": int(pending["b"]),
+                "oldest_age_seconds": round(now - float(oldest), 3) if oldest is not None else 0.0,
+                "dead_letters": int(dead),
+                **{name: int(row.get(name, 0)) for name in _COUNTERS},
+                "attempts": int(row.get("attempts", 0)),
+                "next_attempt_at": float(row.get("next_attempt_at", 0.0)),
+                "last_error": row.get("last_error", ""),
+            }
+        return out

@@ -4,6 +4,14 @@ from .adapters import PostHogAdapter, SegmentAdapter, WebhookAdapter, make_adapt
 from .base import Outcome, SendResult, VendorRequest, classify, retry_after_seconds, split_batches
 
 __all__ = [
-    "Outcome", "PostHogAdapter", "SegmentAdapter", "SendResult", "VendorRequest", "WebhookAdapter", "classify",
-    "make_adapter", "retry_after_seconds", "split_batches",
+    "Outcome",
+    "PostHogAdapter",
+    "SegmentAdapter",
+    "SendResult",
+    "VendorRequest",
+    "WebhookAdapter",
+    "classify",
+    "make_adapter",
+    "retry_after_seconds",
+    "split_batches",
 ]

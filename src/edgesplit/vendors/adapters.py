@@ -51,8 +51,9 @@ class WebhookAdapter:
         if self.auth_header and self.auth_value:
             headers.append((self.auth_header, self.auth_value))
         sent_at = encoded[-1].get("timestamp", "") if encoded else ""
-        return VendorRequest(self.url, tuple(headers), _json({"batch": list(encoded), "sent_at": sent_at}),
-                             tuple(event_ids))
+        return VendorRequest(
+            self.url, tuple(headers), _json({"batch": list(encoded), "sent_at": sent_at}), tuple(event_ids)
+        )
 
 
 @dataclass
@@ -66,20 +67,34 @@ class PostHogAdapter:
 
     def encode_event(self, event: dict[str, Any]) -> dict[str, Any]:
         if event["type"] == "exposure":
-            properties = {"$feature_flag": event["experiment"], "$feature_flag_response": event["variant"],
-                          "config_version": event.get("config_version")}
+            properties = {
+                "$feature_flag": event["experiment"],
+                "$feature_flag_response": event["variant"],
+                "config_version": event.get("config_version"),
+            }
             name = "$feature_flag_called"
         else:
-            properties = {"value": event.get("value"), "config_version": event.get("config_version"),
-                          **{f"$feature/{k}": v for k, v in event.get("assignments", {}).items()}}
+            properties = {
+                "value": event.get("value"),
+                "config_version": event.get("config_version"),
+                **{f"$feature/{k}": v for k, v in event.get("assignments", {}).items()},
+            }
             name = event["event"]
-        return {"event": name, "distinct_id": event["visitor_id"], "uuid": _uuid(event["id"]),
-                "timestamp": event["timestamp"], "properties": properties}
+        return {
+            "event": name,
+            "distinct_id": event["visitor_id"],
+            "uuid": _uuid(event["id"]),
+            "timestamp": event["timestamp"],
+            "properties": properties,
+        }
 
     def request(self, encoded: Sequence[dict[str, Any]], event_ids: Sequence[str]) -> VendorRequest:
-        return VendorRequest(f"{self.host.rstrip('/')}/batch/", (("content-type", "application/json"),),
-                             _json({"api_key": self.api_key, "historical_migration": False, "batch": list(encoded)}),
-                             tuple(event_ids))
+        return VendorRequest(
+            f"{self.host.rstrip('/')}/batch/",
+            (("content-type", "application/json"),),
+            _json({"api_key": self.api_key, "historical_migration": False, "batch": list(encoded)}),
+            tuple(event_ids),
+        )
 
 
 @dataclass
@@ -94,26 +109,44 @@ class SegmentAdapter:
     def encode_event(self, event: dict[str, Any]) -> dict[str, Any]:
         if event["type"] == "exposure":
             name = "Experiment Viewed"
-            properties = {"experiment_id": event["experiment"], "variation_id": event["variant"],
-                          "config_version": event.get("config_version")}
+            properties = {
+                "experiment_id": event["experiment"],
+                "variation_id": event["variant"],
+                "config_version": event.get("config_version"),
+            }
         else:
             name = event["event"]
-            properties = {"value": event.get("value"), "config_version": event.get("config_version"),
-                          "experiments": event.get("assignments", {})}
-        return {"type": "track", "event": name, "anonymousId": event["visitor_id"], "messageId": event["id"],
-                "timestamp": event["timestamp"], "properties": properties}
+            properties = {
+                "value": event.get("value"),
+                "config_version": event.get("config_version"),
+                "experiments": event.get("assignments", {}),
+            }
+        return {
+            "type": "track",
+            "event": name,
+            "anonymousId": event["visitor_id"],
+            "messageId": event["id"],
+            "timestamp": event["timestamp"],
+            "properties": properties,
+        }
 
     def request(self, encoded: Sequence[dict[str, Any]], event_ids: Sequence[str]) -> VendorRequest:
         token = base64.b64encode(f"{self.write_key}:".encode()).decode()
-        return VendorRequest(f"{self.host.rstrip('/')}/v1/batch",
-                             (("content-type", "application/json"), ("authorization", f"Basic {token}")),
-                             _json({"batch": list(encoded)}), tuple(event_ids))
+        return VendorRequest(
+            f"{self.host.rstrip('/')}/v1/batch",
+            (("content-type", "application/json"), ("authorization", f"Basic {token}")),
+            _json({"batch": list(encoded)}),
+            tuple(event_ids),
+        )
 
 
 def _uuid(event_id: str) -> str:
     """A UUID-shaped spelling of a 32-hex idempotency key (PostHog wants a UUID)."""
-    text = (event_id + "0" * 32)[:32] if all(c in "0123456789abcdef" for c in event_id) else \
-        hashlib.blake2s(event_id.encode(), digest_size=16).hexdigest()
+    text = (
+        (event_id + "0" * 32)[:32]
+        if all(c in "0123456789abcdef" for c in event_id)
+        else hashlib.blake2s(event_id.encode(), digest_size=16).hexdigest()
+    )
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:32]}"
 
 

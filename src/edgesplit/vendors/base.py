@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-__all__ = ["Outcome", "SendResult", "VendorAdapter", "VendorRequest", "classify", "split_batches",
-           "retry_after_seconds"]
+__all__ = [
+    "Outcome",
+    "SendResult",
+    "VendorAdapter",
+    "VendorRequest",
+    "classify",
+    "split_batches",
+    "retry_after_seconds",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +101,17 @@ def split_batches(adapter: VendorAdapter, events: Sequence[dict[str, Any]]) -> S
         encoded = adapter.encode_event(event)
         encoded_size = len(json.dumps(encoded, separators=(",", ":")).encode("utf-8")) + 1
         if encoded_size > adapter.max_event_bytes:
-            split.too_large.append((str(event["id"]), f"event is {encoded_size} bytes; {adapter.name} accepts "
-                                    f"at most {adapter.max_event_bytes}"))
+            split.too_large.append(
+                (
+                    str(event["id"]),
+                    f"event is {encoded_size} bytes; {adapter.name} accepts "
+                    f"at most {adapter.max_event_bytes}",
+                )
+            )
             continue
-        if batch and (len(batch) >= adapter.max_batch_events or envelope + size + encoded_size > adapter.max_batch_bytes):
+        if batch and (
+            len(batch) >= adapter.max_batch_events or envelope + size + encoded_size > adapter.max_batch_bytes
+        ):
             split.requests.append(adapter.request(batch, ids))
             batch, ids, size = [], [], 0
         batch.append(encoded)

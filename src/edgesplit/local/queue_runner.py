@@ -1,0 +1,222 @@
+"""The self-hosted proxy's durable queue: SQLite shards (WAL) drained by timers it persists.
+
+Each shard is its own SQLite file with its own timer, so one hot or stuck shard cannot stall
+the others. A shard's next alarm time is stored in the shard, so a restarted proxy resumes
+pending drains. The statements are the Durable Object's (``edgesplit.queue.store``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from ..pipeline import Clock, Metrics
+from ..queue.drain import DrainPolicy, drain_shard
+from ..queue.sharding import shard_for
+from ..queue.store import QueueStore
+from ..vendors import SendResult, VendorRequest, retry_after_seconds
+
+__all__ = ["AiohttpSender", "LocalQueue", "SqliteSql"]
+
+log = logging.getLogger("edgesplit.queue")
+
+
+class SqliteSql:
+    """``sqlite3`` as the queue's SqlPort; statements run inside ``transaction()`` commit together."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.connection.row_factory = sqlite3.Row
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA synchronous=FULL")  # a commit is on disk before we acknowledge
+        self._depth = 0
+
+    def exec(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.connection.execute(sql, params).fetchall()]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.connection.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        else:
+            self.connection.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class AiohttpSender:
+    """Delivers a VendorRequest; any failure becomes a SendResult, never an exception."""
+
+    def __init__(self, clock: Clock, timeout: float) -> None:
+        self.clock = clock
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __call__(self, request: VendorRequest) -> SendResult:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        try:
+            async with self._session.post(
+                request.url, data=request.body, headers=list(request.headers)
+            ) as response:
+                text = (await response.text(errors="replace"))[:300]
+                return SendResult(
+                    response.status,
+                    retry_after_seconds(response.headers.get("Retry-After"), self.clock.now()),
+                    text,
+                )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return SendResult(None, None, f"{exc.__class__.__name__}: {exc}")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class LocalQueue:
+    def __init__(
+        self,
+        directory: str | Path,
+        shards: int,
+        adapters: Mapping[str, Any],
+        send: Any,
+        clock: Clock,
+        metrics: Metrics,
+        policy: DrainPolicy | None = None,
+        *,
+        first_drain_delay: float = 0.5,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.sqls = [SqliteSql(self.directory / f"shard-{index}.sqlite3") for index in range(shards)]
+        self.stores = [QueueStore(sql) for sql in self.sqls]
+        self.adapters = dict(adapters)
+        self.send = send
+        self.clock = clock
+        self.metrics = metrics
+        self.policy = policy or DrainPolicy()
+        self.first_drain_delay = first_drain_delay
+        self.rng = rng or random.Random()
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._stopped = False
+
+    def _shard(self, events: list[dict[str, Any]]) -> int:
+        return shard_for(str(events[0].get("visitor_id", "")), len(self.stores))
+
+    async def enqueue(self, vendor: str, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        index = self._shard(events)
+        with self.sqls[index].transaction():
+            result = self.stores[index].enqueue(vendor, events, self.clock.now(), self.policy.bounds)
+        if result.dropped:
+            log.warning(
+                "queue shard %d for %s is full: dropped %d events (policy %r)",
+                index,
+                vendor,
+                result.dropped,
+                self.policy.bounds.drop,
+            )
+        self.arm(index, self.clock.now() + self.first_drain_delay)
+
+    async def dead_letter(self, vendor: str, events: list[dict[str, Any]], reason: str) -> None:
+        index = self._shard(events)
+        with self.sqls[index].transaction():
+            self.stores[index].dead_letter_events(vendor, events, reason, self.clock.now())
+
+    def arm(self, index: int, when: float) -> None:
+        """Persist and schedule shard ``index``'s alarm (the earlier of what is set and ``when``)."""
+        store = self.stores[index]
+        current = store.alarm_at()
+        if current is not None and current <= when and index in self._timers:
+            return
+        store.set_alarm_at(when)
+        self._schedule(index, when)
+
+    def _schedule(self, index: int, when: float) -> None:
+        if self._stopped:
+            return
+        loop = asyncio.get_running_loop()
+        if index in self._timers:
+            self._timers[index].cancel()
+        self._timers[index] = loop.call_later(max(0.0, when - self.clock.now()), self._fire, index)
+
+    def _fire(self, index: int) -> None:
+        self._timers.pop(index, None)
+        if index in self._running and not self._running[index].done():
+            self._schedule(index, self.clock.now() + 0.1)
+            return
+        self._running[index] = asyncio.get_running_loop().create_task(self._drain(index))
+
+    async def _drain(self, index: int) -> None:
+        store = self.stores[index]
+        store.set_alarm_at(None)
+        try:
+            next_at = await drain_shard(
+                store, self.adapters, self.send, self.clock.now(), self.rng, self.policy
+            )
+        except Exception:  # noqa: BLE001 - like a DO alarm: retry later, never lose the events
+            log.exception("queue shard %d drain failed; retrying in 5 s", index)
+            next_at = self.clock.now() + 5.0
+        if next_at is not None:
+            self.arm(index, next_at)
+
+    def start(self) -> None:
+        """Resume every persisted alarm (after a restart) and drain what is pending."""
+        for index, store in enumerate(self.stores):
+            when = store.alarm_at()
+            if when is not None or store.count():
+                self._schedule(index, when if when is not None else self.clock.now())
+
+    async def stop(self) -> None:
+        self._stopped = True
+        for timer in self._timers.values():
+            timer.cancel()
+        if self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+        for sql in self.sqls:
+            sql.close()
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        now = self.clock.now()
+        return {f"shard-{index}": store.stats(now) for index, store in enumerate(self.stores)}
+
+    def export_metrics(self) -> None:
+        for shard, vendors in self.stats().items():
+            for vendor, numbers in vendors.items():
+                self.metrics.set_gauge("edgesplit_queue_depth", numbers["depth"], vendor=vendor, shard=shard)
+                self.metrics.set_gauge(
+                    "edgesplit_queue_oldest_age_seconds",
+                    numbers["oldest_age_seconds"],
+                    vendor=vendor,
+                    shard=shard,
+                )
+                for kind in ("delivered", "retried", "dropped_full", "dropped_expired", "dead_lettered"):
+                    self.metrics.set_gauge(
+                        "edgesplit_queue_events_total", numbers[kind], vendor=vendor, shard=shard, kind=kind
+                    )

@@ -1,0 +1,116 @@
+"""Conversions: ``POST {admin prefix}/track`` with a JSON body, checked before anything is kept.
+
+    {"event": "purchase", "value": 42.5, "timestamp": "2026-11-24T10:00:00Z", "id": "order-981",
+     "token": "<decision token>"}
+
+- ``token`` (or the ``edgesplit_decision`` cookie, or the decision header) must verify: only
+  a visitor edgesplit decided for can report conversions, and only as that visitor;
+- ``event``: 1-100 characters of letters, digits, space and ``_ . : $ -``;
+- ``value``: optional finite number; ``timestamp``: optional ISO 8601 with a zone, normalised
+  to UTC, at most 7 days old and 5 minutes ahead (default: now);
+- ``id``: optional client idempotency key (1-128 of ``A-Z a-z 0-9 _ . : -``): a retried
+  report with the same id is the same conversion downstream.
+
+Bad payloads get a 400 naming the problem; a missing or invalid token a 401 with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..core import Keyring, verify_token
+from ..core.events import idempotency_key, utc_iso
+
+__all__ = ["TrackError", "parse_conversion", "MAX_TRACK_BODY"]
+
+MAX_TRACK_BODY = 16 * 1024
+MAX_AGE_SECONDS = 7 * 86_400
+MAX_FUTURE_SECONDS = 300
+_EVENT = re.compile(r"[A-Za-z0-9 _.:$-]{1,100}")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_FIELDS = {"event", "value", "timestamp", "id", "token"}
+
+
+@dataclass(frozen=True, slots=True)
+class TrackError:
+    status: int
+    reason: str
+
+
+def _timestamp(value: Any, now: float) -> float | TrackError:
+    if value is None:
+        return now
+    if not isinstance(value, str) or len(value) > 64:
+        return TrackError(400, "timestamp: must be an ISO 8601 string with a time zone")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return TrackError(400, f"timestamp: not ISO 8601: {value!r}")
+    if moment.tzinfo is None:
+        return TrackError(400, "timestamp: needs a time zone (e.g. a trailing Z)")
+    epoch = moment.timestamp()
+    if epoch > now + MAX_FUTURE_SECONDS:
+        return TrackError(400, "timestamp: more than 5 minutes in the future")
+    if epoch < now - MAX_AGE_SECONDS:
+        return TrackError(400, "timestamp: more than 7 days old")
+    return epoch
+
+
+def parse_conversion(
+    body: bytes, fallback_token: str | None, keyring: Keyring, now: float
+) -> dict[str, Any] | TrackError:
+    if len(body) > MAX_TRACK_BODY:
+        return TrackError(413, f"body larger than {MAX_TRACK_BODY} bytes")
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return TrackError(400, "body must be a JSON object")
+    if not isinstance(payload, dict):
+        return TrackError(400, "body must be a JSON object")
+    unknown = sorted(set(payload) - _FIELDS)
+    if unknown:
+        return TrackError(400, f"unknown field {unknown[0]!r}")
+    name = payload.get("event")
+    if not isinstance(name, str) or not _EVENT.fullmatch(name):
+        return TrackError(400, "event: required, 1-100 letters, digits, space or _ . : $ -")
+    value = payload.get("value")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value))
+    ):
+        return TrackError(400, "value: must be a finite number")
+    client_id = payload.get("id")
+    if client_id is not None and (not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id)):
+        return TrackError(400, "id: 1-128 letters, digits or _ . : -")
+    when = _timestamp(payload.get("timestamp"), now)
+    if isinstance(when, TrackError):
+        return when
+    token = payload.get("token", fallback_token)
+    if token is None:
+        return TrackError(401, "token: a decision token is required")
+    verification = verify_token(token, keyring, now)
+    if not verification.ok or verification.claims is None:
+        return TrackError(401, f"token: {verification.reason}")
+    claims = verification.claims
+    if not claims.visitor_id:
+        return TrackError(401, "token: issued to no visitor (a bot or prefetch)")
+    timestamp = utc_iso(when)
+    key = (
+        idempotency_key("conversion", claims.visitor_id, client_id)
+        if client_id
+        else idempotency_key("conversion", claims.visitor_id, name, timestamp)
+    )
+    return {
+        "type": "conversion",
+        "id": key,
+        "visitor_id": claims.visitor_id,
+        "event": name,
+        "value": value,
+        "timestamp": timestamp,
+        "assignments": {k: v for k, v in claims.assignments.items() if k not in claims.held_out},
+        "config_version": claims.config_version,
+    }
