@@ -1,24 +1,37 @@
-"""One shard of the durable event queue: stores events, drains them to the vendor on its alarm."""
+"""One shard of the durable event queue: the shared queue logic on ctx.storage.sql and alarms.
+
+Thin glue: ``edgesplit.queue.store`` holds the SQL and ``edgesplit.queue.drain`` the state
+machine, both tested on a real SQLite. This class only maps RPC calls and the alarm onto them.
+"""
 
 from __future__ import annotations
 
-import json
+import random
 import time
 from typing import Any
 
-import js
-from pyodide.ffi import to_js
 from workers import DurableObject
 
-from edgesplit.queue import QueueStore
+from edgesplit.edge.js_adapters import FetchSender
+from edgesplit.queue.drain import DrainPolicy, drain_shard
+from edgesplit.queue.store import Bounds, QueueStore
+from edgesplit.vendors import adapters_from_settings
 
 from .storage_sql import StorageSql
 
 __all__ = ["QueueShard"]
 
-FIRST_DRAIN_DELAY_MS = 1_000
-RETRY_DELAY_MS = 30_000
-BATCH = 100
+FIRST_DRAIN_DELAY_SECONDS = 1.0
+
+
+def _var(env: Any, name: str) -> str | None:
+    value = getattr(env, name, None)
+    return value if isinstance(value, str) and value else None
+
+
+def _number(env: Any, name: str, default: float) -> float:
+    value = _var(env, name)
+    return float(value) if value is not None else default
 
 
 class QueueShard(DurableObject):
@@ -26,44 +39,62 @@ class QueueShard(DurableObject):
         super().__init__(ctx, env)
         self.store = QueueStore(StorageSql(ctx.storage.sql))
 
-    async def _arm(self, delay_ms: int) -> None:
-        if await self.ctx.storage.getAlarm() is None:
-            await self.ctx.storage.setAlarm(time.time() * 1000 + delay_ms)
+    def _policy(self) -> DrainPolicy:
+        env = self.env
+        bounds = Bounds(
+            max_events=int(_number(env, "EDGESPLIT_QUEUE_MAX_EVENTS", 100_000)),
+            max_bytes=int(_number(env, "EDGESPLIT_QUEUE_MAX_BYTES", 64 * 1024 * 1024)),
+            max_age_seconds=_number(env, "EDGESPLIT_QUEUE_MAX_AGE", 7 * 86_400),
+            drop=_var(env, "EDGESPLIT_QUEUE_DROP") or "oldest",
+        )
+        return DrainPolicy(
+            batches_per_run=int(_number(env, "EDGESPLIT_DRAIN_BATCHES", 10)),
+            pace_seconds=_number(env, "EDGESPLIT_DRAIN_PACE", 1.0),
+            base_backoff_seconds=_number(env, "EDGESPLIT_DRAIN_BACKOFF", 1.0),
+            bounds=bounds,
+        )
+
+    async def _arm(self, when_seconds: float) -> None:
+        current = await self.ctx.storage.getAlarm()
+        if current is None or current > when_seconds * 1000:
+            await self.ctx.storage.setAlarm(when_seconds * 1000)
 
     async def enqueue(self, vendor: str, events: list[dict[str, Any]]) -> dict[str, int]:
-        """RPC from the Worker: keep these events until the vendor has them."""
-        added = self.store.enqueue(vendor, events, time.time())
-        await self._arm(FIRST_DRAIN_DELAY_MS)
-        return {"added": added, "depth": self.store.count()}
+        """RPC: keep these events until the vendor has them (bounded; drops are counted)."""
+        result = self.store.enqueue(vendor, events, time.time(), self._policy().bounds)
+        await self._arm(time.time() + FIRST_DRAIN_DELAY_SECONDS)
+        return {"added": result.added, "duplicates": result.duplicates, "dropped": result.dropped}
+
+    async def dead_letter(self, vendor: str, events: list[dict[str, Any]], reason: str) -> dict[str, int]:
+        """RPC: events a vendor refused for good on the direct path."""
+        return {"dead_lettered": self.store.dead_letter_events(vendor, events, reason, time.time())}
 
     async def kick(self) -> dict[str, int]:
-        """RPC from the cron: arm the alarm if anything waits."""
+        """RPC from the cron: make sure pending events have an alarm."""
         depth = self.store.count()
         if depth:
-            await self._arm(0)
+            await self._arm(time.time())
         return {"depth": depth}
 
     async def stats(self) -> dict[str, Any]:
-        return {"depth": self.store.count(), "vendors": self.store.vendors()}
+        return self.store.stats(time.time())
+
+    async def dead_letters(self, vendor: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.store.dead_letters(vendor, limit)
+
+    async def replay(self, vendor: str | None = None) -> dict[str, int]:
+        moved = self.store.replay(vendor, time.time())
+        if moved:
+            await self._arm(time.time())
+        return {"replayed": moved}
 
     async def alarm(self, info: Any = None) -> None:
-        url = getattr(self.env, "EDGESPLIT_VENDOR_URL", None)
-        if not isinstance(url, str) or not url:
-            return  # no vendor configured: events wait, counted in stats
-        for vendor in self.store.vendors():
-            while True:
-                batch = self.store.oldest(vendor, BATCH)
-                if not batch:
-                    break
-                init = to_js({"method": "POST", "headers": {"content-type": "application/json"},
-                              "body": json.dumps({"batch": [event for _, event in batch]})},
-                             dict_converter=js.Object.fromEntries)
-                try:
-                    response = await js.fetch(url, init)
-                    delivered = 200 <= int(response.status) < 300
-                except Exception:  # noqa: BLE001 - any failure: keep the events, retry later
-                    delivered = False
-                if not delivered:
-                    await self.ctx.storage.setAlarm(time.time() * 1000 + RETRY_DELAY_MS)
-                    return
-                self.store.remove([seq for seq, _ in batch])
+        adapters = adapters_from_settings(
+            _var(self.env, "EDGESPLIT_VENDORS"), _var(self.env, "EDGESPLIT_VENDOR_URL")
+        )
+        timeout = _number(self.env, "EDGESPLIT_DRAIN_TIMEOUT", 10.0)
+        next_at = await drain_shard(
+            self.store, adapters, FetchSender(timeout), time.time(), random.Random(), self._policy()
+        )
+        if next_at is not None:
+            await self.ctx.storage.setAlarm(next_at * 1000)

@@ -11,7 +11,7 @@
 //   - a raising fetch is passed through to the origin after passThroughOnException().
 //
 //   node miniworkerd.mjs --dist DIR --stand-ins DIR [--port 0] [--origin URL] [--config FILE]
-//                        [--keys FILE] [--vendor URL] [--time-scale 0.01]
+//                        [--keys FILE] [--vendor URL] [--time-scale 1]
 //
 // Prints "READY <port>" when listening. /__miniworkerd/* are the test controls.
 import http from "node:http";
@@ -26,7 +26,7 @@ const { values: args } = parseArgs({
   options: {
     dist: { type: "string" }, "stand-ins": { type: "string" }, port: { type: "string", default: "0" },
     origin: { type: "string" }, config: { type: "string" }, keys: { type: "string" },
-    vendor: { type: "string" }, "time-scale": { type: "string", default: "0.01" },
+    vendor: { type: "string" }, "time-scale": { type: "string", default: "1" },
   },
 });
 const timeScale = Number(args["time-scale"]);
@@ -109,7 +109,9 @@ class DurableObjectStorage {
 
 class DurableObjectState {
   constructor(object, id) { this.id = id; this.storage = new DurableObjectStorage(object); }
-  waitUntil(promise) { tracked.add(promise); promise.finally?.(() => tracked.delete(promise)); }
+  waitUntil(promise) {
+    if (promise?.type !== undefined) throw new TypeError("waitUntil needs a Promise (unpatched context got a Python object)");
+    tracked.add(promise); promise.finally?.(() => tracked.delete(promise)); }
   blockConcurrencyWhile(fn) { return fn(); }
 }
 
@@ -172,7 +174,9 @@ class DurableObjectNamespace {
 
 class ExecutionContext {
   constructor() { this.passThrough = false; }
-  waitUntil(promise) { tracked.add(promise); Promise.resolve(promise).catch((e) => console.error("waitUntil failed:", e)).finally(() => tracked.delete(promise)); }
+  waitUntil(promise) {
+    if (promise?.type !== undefined) throw new TypeError("waitUntil needs a Promise (unpatched context got a Python object)");
+    tracked.add(promise); Promise.resolve(promise).catch((e) => console.error("waitUntil failed:", e)).finally(() => tracked.delete(promise)); }
   passThroughOnException() { this.passThrough = true; }
 }
 
@@ -188,6 +192,19 @@ class WorkflowEntrypoint {}
 globalThis._miniworkerd = {
   workersModule: { WorkerEntrypoint, DurableObject, RpcTarget, WorkflowEntrypoint, env: {}, waitUntil: (p) => tracked.add(p) },
   doAnImport: async (name) => { throw new Error(`module ${name} is not available in miniworkerd`); },
+  // Like workerd's: a Python awaitable handed to waitUntil is kept alive and awaited. The
+  // argument is a borrowed proxy that dies when the call returns, so it is copied first.
+  patchWaitUntil(ctx) {
+    const original = ctx.waitUntil.bind(ctx);
+    ctx.waitUntil = (work) => {
+      if (work && typeof work.copy === "function" && work.type !== undefined) {
+        const kept = work.copy();
+        original(Promise.resolve(kept).finally(() => kept.destroy()));
+      } else {
+        original(work);
+      }
+    };
+  },
 };
 
 const pyodide = await loadPyodide({ stdout: (s) => console.error(s), stderr: (s) => console.error(s) });
@@ -214,6 +231,7 @@ const env = {
   ...(args.origin ? { EDGESPLIT_ORIGIN: args.origin } : {}),
   ...(args.keys ? { EDGESPLIT_KEYS: fs.readFileSync(args.keys, "utf8") } : {}),
   ...(args.vendor ? { EDGESPLIT_VENDOR_URL: args.vendor } : {}),
+  EDGESPLIT_DRAIN_PACE: "0.05", EDGESPLIT_DRAIN_BACKOFF: "0.05", EDGESPLIT_DRAIN_TIMEOUT: "2",
 };
 
 // ---------------------------------------------------------------- HTTP in front

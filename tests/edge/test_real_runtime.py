@@ -19,8 +19,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from edge_support import ROOT, node_env
 
-from conftest import ROOT, node_env
 from servers import CONFIG, KEYRING_JSON
 
 START_TIMEOUT = float(os.environ.get("EDGESPLIT_WRANGLER_DEV_TIMEOUT", "90"))

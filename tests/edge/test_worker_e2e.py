@@ -10,8 +10,8 @@ import urllib.request
 from typing import Any
 
 import pytest
+from edge_support import Worker
 
-from conftest import Worker
 from edgesplit import load_config
 from edgesplit.core import assign, verify_token
 from servers import CONFIG, DECISION_HEADER, KEYRING
@@ -60,13 +60,15 @@ def test_main_module_exports_the_entrypoint_and_durable_objects(worker: Worker) 
 
 def test_new_visitor_gets_a_cookie_and_a_stable_verified_assignment(worker: Worker) -> None:
     status, headers, body = get(worker, "/page/edge-home")
-    assert status == 200 and headers["set-cookie"].startswith("edgesplit_id=")
-    visitor = headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    [cookie] = [c for c in headers["set-cookie-all"] if c.startswith("edgesplit_id=")]
+    assert status == 200
+    visitor = cookie.split(";")[0].split("=", 1)[1]
     assert body["verified"] and body["visitor_id"] == visitor
     assert body["assignments"] == expected(visitor, "/page/edge-home")
     for _ in range(3):
         _, again_headers, again = get(worker, "/page/edge-home", visitor)
-        assert "set-cookie" not in again_headers and again["assignments"] == body["assignments"]
+        assert not any(c.startswith("edgesplit_id=") for c in again_headers["set-cookie-all"])
+        assert again["assignments"] == body["assignments"]
 
 
 def test_client_decision_header_is_stripped_and_the_origin_header_verifies(worker: Worker) -> None:
@@ -116,19 +118,78 @@ def test_uncacheable_responses_are_never_served_from_cache(worker: Worker) -> No
         assert headers["x-edgesplit-cache"] == "BYPASS"
 
 
-def test_events_reach_the_queue_shards_and_drain_to_the_vendor(worker: Worker) -> None:
-    for n in range(20):
-        get(worker, "/page/shop-events", f"events-visitor-{n:04d}")
-    state = worker.control("queue")
-    assert state["shards"], state
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        exposures = worker.vendor.stats()["exposures"]
-        if sum(exposures.get("shop", {}).values()) >= 20:
-            break
-        time.sleep(0.2)
-    assert sum(worker.vendor.stats()["exposures"].get("shop", {}).values()) >= 20
+def _vendor_mode(worker: Worker, mode: str) -> None:
+    request = urllib.request.Request(
+        f"{worker.vendor_base}/__sim/mode", data=json.dumps({"mode": mode}).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def _wait(predicate, timeout: float = 20.0) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_events_go_straight_to_a_healthy_vendor(worker: Worker) -> None:
+    before = len(worker.vendor.events)
+    for n in range(10):
+        get(worker, "/page/shop-direct", f"direct-visitor-{n:04d}")
+    assert _wait(lambda: len(worker.vendor.events) >= before + 20)  # hero and shop for each
+
+
+def test_vendor_outage_queues_in_durable_objects_then_drains_exactly_once(worker: Worker) -> None:
+    _vendor_mode(worker, "down")
+    try:
+        for n in range(30):
+            status, _, _ = get(worker, "/page/shop-outage", f"outage-visitor-{n:04d}")
+            assert status == 200
+        worker.control("settle")
+        queued = worker.control("queue")["shards"]
+        depth = sum(v.get("depth", 0) for shard in queued.values() for v in shard.values())
+        assert depth > 0, queued
+    finally:
+        _vendor_mode(worker, "healthy")
+    want = {f"outage-visitor-{n:04d}" for n in range(30)}
+
+    def delivered() -> set[str]:
+        return {
+            e["visitor_id"]
+            for e in worker.vendor.events.values()
+            if e.get("visitor_id", "").startswith("outage-")
+        }
+
+    assert _wait(lambda: delivered() >= want, 30), worker.control("queue")
+    exposures = [e for e in worker.vendor.events.values() if e.get("visitor_id", "").startswith("outage-")]
+    assert len(exposures) == 60  # hero and shop for each visitor: each exactly once after dedup
+    shards = worker.control("queue")["shards"]
+    assert sum(v.get("depth", 0) for shard in shards.values() for v in shard.values()) == 0
     assert any(alarm["runs"] >= 1 for alarm in worker.control("queue")["alarms"])
+
+
+def test_conversions_at_the_edge(worker: Worker) -> None:
+    _, headers, _ = get(worker, "/page/shop-edge-convert", "edge-buyer-0001")
+    [cookie] = [c for c in headers["set-cookie-all"] if c.startswith("edgesplit_decision=")]
+    token = cookie.split(";")[0].split("=", 1)[1]
+    body = json.dumps({"event": "purchase", "value": 10, "id": "edge-order-1", "token": token}).encode()
+    request = urllib.request.Request(worker.base + "/__edgesplit/track", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        accepted = json.loads(response.read())["accepted"]
+    assert _wait(lambda: accepted in worker.vendor.events)
+    forged = urllib.request.Request(
+        worker.base + "/__edgesplit/track",
+        method="POST",
+        data=json.dumps({"event": "purchase", "token": token[:-3] + "AAA"}).encode(),
+    )
+    try:
+        urllib.request.urlopen(forged, timeout=30)
+        raise AssertionError("a forged token was accepted")
+    except urllib.error.HTTPError as error:
+        assert error.code == 401
 
 
 def test_origin_errors_give_502_and_504(worker: Worker) -> None:

@@ -5,40 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import pytest
+from local_stack import Stack
 
 from edgesplit import load_config
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
-from servers import CONFIG, DECISION_HEADER, KEYRING, TestOrigin, start_app  # noqa: F401
-
-
-@dataclass
-class Stack:
-    origin: TestOrigin
-    service: ProxyService
-    outbox: MemoryOutbox
-    base: str
-    client: aiohttp.ClientSession
-
-    async def get(
-        self, path: str, visitor: str | None = None, **kwargs: Any
-    ) -> tuple[aiohttp.ClientResponse, Any]:
-        headers = dict(kwargs.pop("headers", {}))
-        if visitor is not None:
-            headers["Cookie"] = f"edgesplit_id={visitor}"
-        async with self.client.request(
-            kwargs.pop("method", "GET"), self.base + path, headers=headers, **kwargs
-        ) as resp:
-            body = await resp.read()
-            try:
-                return resp, json.loads(body)
-            except ValueError:
-                return resp, body
+from servers import CONFIG, KEYRING, TestOrigin, start_app
 
 
 @pytest.fixture

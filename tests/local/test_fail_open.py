@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from conftest import Stack
+from local_stack import Stack
 
 BROWSER = {"User-Agent": "Mozilla/5.0 Firefox/130.0"}
 

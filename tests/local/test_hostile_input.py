@@ -7,8 +7,7 @@ import asyncio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import Stack
+from local_stack import Stack
 
 
 async def raw(stack: Stack, request: bytes) -> bytes:

@@ -7,6 +7,7 @@ module level (workerd snapshots module state at deploy time).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from workers import Response
 
 from ..pipeline import Headers, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
 from ..queue.sharding import shard_for, shard_name
+from ..vendors import SendResult, VendorRequest, retry_after_seconds
 
 try:  # Pyodide 0.28 maps JS null to a jsnull singleton
     from pyodide.ffi import jsnull
@@ -23,9 +25,10 @@ except ImportError:  # pragma: no cover - older Pyodide maps null to None
     jsnull = None
 
 __all__ = [
-    "DurableObjectOutbox",
+    "DurableObjectQueue",
     "EdgeCache",
     "FetchOrigin",
+    "FetchSender",
     "WaitUntilBackground",
     "headers_from_js",
     "to_proxy_request",
@@ -76,6 +79,14 @@ def to_proxy_request(request: Any) -> ProxyRequest:
     js_request = getattr(request, "js_object", request)
     headers = headers_from_js(js_request.headers)
     body = js_request.body
+
+    async def read_body(limit: int) -> bytes | None:
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return None
+        data = bytes((await js_request.arrayBuffer()).to_bytes())
+        return None if len(data) > limit else data
+
     return ProxyRequest(
         str(js_request.method),
         str(js_request.url),
@@ -83,6 +94,7 @@ def to_proxy_request(request: Any) -> ProxyRequest:
         None if _missing(body) else body,
         headers.get("cf-connecting-ip"),
         _platform(js_request),
+        read_body,
     )
 
 
@@ -98,12 +110,8 @@ class WaitUntilBackground:
         self.ctx = ctx
 
     def defer(self, work: Awaitable[Any]) -> None:
-        if hasattr(work, "then"):  # already a JS promise
-            self.ctx.waitUntil(work)
-            return
-        from pyodide.ffi import future_to_promise
-
-        self.ctx.waitUntil(future_to_promise(asyncio.ensure_future(work)))
+        # The SDK patches ctx.waitUntil to take Python coroutines as well as JS promises.
+        self.ctx.waitUntil(work)
 
 
 class FetchOrigin:
@@ -184,23 +192,43 @@ class EdgeCache:
         return response
 
 
-class DurableObjectOutbox:
-    """Events to queue shards (Durable Objects), one RPC per request, off the request path.
+class FetchSender:
+    """Delivers a VendorRequest with the runtime's fetch; failures become SendResults."""
 
-    Only lists and dicts cross: Workers RPC refuses tuples and custom objects.
-    """
+    def __init__(self, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
 
-    def __init__(
-        self, namespace: Any, shards: int, background: WaitUntilBackground, vendor: str = "default"
-    ) -> None:
+    async def __call__(self, request: VendorRequest) -> SendResult:
+        init = _js_object(
+            {"method": "POST", "headers": js_headers(Headers(request.headers)), "body": to_js(request.body)}
+        )
+        try:
+            response = await asyncio.wait_for(js.fetch(request.url, init), self.timeout_seconds)
+            text = str(await response.text())[:300]
+        except TimeoutError:
+            return SendResult(None, None, "timeout")
+        except JsException as exc:
+            return SendResult(None, None, str(exc)[:300])
+        retry_after = retry_after_seconds(response.headers.get("retry-after"), time.time())
+        return SendResult(int(response.status), retry_after, text)
+
+
+class DurableObjectQueue:
+    """The queue port on Durable Object shards: one RPC per batch, lists and dicts only
+    (Workers RPC refuses tuples and custom objects). The visitor picks the shard."""
+
+    def __init__(self, namespace: Any, shards: int) -> None:
         self.namespace = namespace
         self.shards = shards
-        self.background = background
-        self.vendor = vendor
 
-    def submit(self, events: Sequence[dict[str, Any]]) -> None:
-        if not events:
-            return
+    def _stub(self, events: Sequence[dict[str, Any]]) -> Any:
         shard = shard_for(str(events[0].get("visitor_id", "")), self.shards)
-        stub = self.namespace.get(self.namespace.idFromName(shard_name(shard)))
-        self.background.defer(stub.enqueue(self.vendor, [dict(event) for event in events]))
+        return self.namespace.get(self.namespace.idFromName(shard_name(shard)))
+
+    async def enqueue(self, vendor: str, events: list[dict[str, Any]]) -> None:
+        if events:
+            await self._stub(events).enqueue(vendor, [dict(event) for event in events])
+
+    async def dead_letter(self, vendor: str, events: list[dict[str, Any]], reason: str) -> None:
+        if events:
+            await self._stub(events).dead_letter(vendor, [dict(event) for event in events], reason)

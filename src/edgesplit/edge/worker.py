@@ -9,6 +9,8 @@ Bindings and variables (wrangler.toml):
 - ``EDGESPLIT_ORIGIN`` (var, optional): origin base URL; without it requests go on to the
   zone's own origin (route mode).
 - ``QUEUE`` (Durable Object namespace): the event queue shards; ``EDGESPLIT_QUEUE_SHARDS``.
+- ``EDGESPLIT_VENDOR_URL`` (var) and/or ``EDGESPLIT_VENDORS`` (secret, JSON list of vendor
+  specs): where events go, directly and from the queue.
 
 State lives per isolate and is built on the first request, never at import: no entropy, env
 reads or JS objects at module level.
@@ -24,12 +26,15 @@ from typing import Any
 from ..core import Keyring, KeyringError, parse_keyring_text
 from ..pipeline import Metrics, Pipeline
 from ..pipeline.http import plain_response
+from ..queue.delivery import Breaker, DeliveryOutbox, ExposureDeduper
 from ..queue.sharding import shard_name
+from ..vendors import adapters_from_settings
 from .config_source import EdgeConfigSource
 from .js_adapters import (
-    DurableObjectOutbox,
+    DurableObjectQueue,
     EdgeCache,
     FetchOrigin,
+    FetchSender,
     WaitUntilBackground,
     to_proxy_request,
     to_workers_response,
@@ -54,6 +59,17 @@ class _IsolateState:
         self.config_source: EdgeConfigSource | None = None
         self.keyring: Keyring | None = None
         self.keyring_text: str | None = None
+        self.adapters: dict[str, Any] = {}
+        self.adapters_source: tuple[str | None, str | None] | None = None
+        self.breakers: dict[str, Breaker] = {}
+        self.deduper = ExposureDeduper(50_000)
+
+    def vendor_adapters(self, env: Any) -> dict[str, Any]:
+        source = (_var(env, "EDGESPLIT_VENDORS"), _var(env, "EDGESPLIT_VENDOR_URL"))
+        if source != self.adapters_source:
+            self.adapters = adapters_from_settings(*source)
+            self.adapters_source = source
+        return self.adapters
 
 
 _STATE: _IsolateState | None = None
@@ -107,7 +123,17 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
         origin=FetchOrigin(
             _var(env, "EDGESPLIT_ORIGIN"), float(_var(env, "EDGESPLIT_ORIGIN_TIMEOUT", "30") or 30)
         ),
-        outbox=DurableObjectOutbox(env.QUEUE, shards, background),
+        outbox=DeliveryOutbox(
+            state.vendor_adapters(env),
+            FetchSender(2.0),
+            DurableObjectQueue(env.QUEUE, shards),
+            background,
+            _Clock(),
+            state.metrics,
+            linger_seconds=0.0,
+            deduper=state.deduper,
+            breakers=state.breakers,
+        ),
         clock=_Clock(),
         new_id=lambda: secrets.token_urlsafe(16),
         background=background,

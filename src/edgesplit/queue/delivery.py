@@ -89,6 +89,7 @@ class DeliveryOutbox:
         linger_seconds: float = 0.05,
         breaker_cooldown_seconds: float = 5.0,
         deduper: ExposureDeduper | None = None,
+        breakers: dict[str, Breaker] | None = None,
     ) -> None:
         self.adapters = dict(adapters)
         self.send = send
@@ -97,7 +98,10 @@ class DeliveryOutbox:
         self.clock = clock
         self.metrics = metrics
         self.linger_seconds = linger_seconds
-        self.breakers = {name: Breaker(breaker_cooldown_seconds) for name in self.adapters}
+        # Breakers and the deduper outlive one request where an isolate builds an outbox per request.
+        self.breakers = breakers if breakers is not None else {}
+        for name in self.adapters:
+            self.breakers.setdefault(name, Breaker(breaker_cooldown_seconds))
         self.deduper = deduper or ExposureDeduper()
         self._buffer: list[dict[str, Any]] = []
         self._flush_scheduled = False

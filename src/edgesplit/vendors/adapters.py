@@ -22,7 +22,7 @@ from typing import Any
 
 from .base import VendorRequest
 
-__all__ = ["PostHogAdapter", "SegmentAdapter", "WebhookAdapter", "make_adapter"]
+__all__ = ["PostHogAdapter", "SegmentAdapter", "WebhookAdapter", "adapters_from_settings", "make_adapter"]
 
 
 def _json(value: Any) -> bytes:
@@ -161,3 +161,13 @@ def make_adapter(spec: dict[str, Any]) -> Any:
     if kind == "segment":
         return SegmentAdapter(spec["write_key"], spec.get("host", SegmentAdapter.host), name=name)
     raise ValueError(f"unknown vendor kind {kind!r}")
+
+
+def adapters_from_settings(vendors_json: str | None, webhook_url: str | None) -> dict[str, Any]:
+    """Adapters by name from a JSON list of vendor specs and/or one webhook URL (``default``)."""
+    specs: list[dict[str, Any]] = json.loads(vendors_json) if vendors_json else []
+    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+        raise ValueError("vendors must be a JSON list of objects")
+    if webhook_url:
+        specs.append({"name": "default", "kind": "webhook", "url": webhook_url})
+    return {spec.get("name", spec.get("kind", "webhook")): make_adapter(spec) for spec in specs}

@@ -18,4 +18,5 @@ def patch_env_helper(kwds):
 
 
 def patchWaitUntil(ctx):
-    return None
+    # As workerd does: ctx.waitUntil also takes Python coroutines.
+    _harness.patchWaitUntil(ctx)
