@@ -4,6 +4,7 @@ receives, on a real aiohttp server on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -130,3 +131,25 @@ async def start_app(app: web.Application) -> tuple[web.AppRunner, int]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+class ServerThread:
+    """Runs aiohttp apps on their own event loop in a thread, for module-scoped fixtures."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runners: list[Any] = []
+
+    def start(self, app: Any) -> int:
+        runner, port = asyncio.run_coroutine_threadsafe(start_app(app), self.loop).result(10)
+        self.runners.append(runner)
+        return port
+
+    def stop(self) -> None:
+        for runner in self.runners:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()

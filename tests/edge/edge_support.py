@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 import pytest
 
 from edgesplit.local.vendor_sim import VendorSimulator
-from servers import TestOrigin, start_app
+from servers import ServerThread, TestOrigin  # noqa: F401 - ServerThread is re-exported
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -36,28 +34,6 @@ def node_env() -> dict[str, str]:
         "PATH": node_bin_dir() + os.pathsep + os.environ["PATH"],
         "WRANGLER_SEND_METRICS": "false",
     }
-
-
-class ServerThread:
-    """Runs aiohttp apps on their own event loop in a thread, for module-scoped fixtures."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.runners: list[Any] = []
-
-    def start(self, app: Any) -> int:
-        runner, port = asyncio.run_coroutine_threadsafe(start_app(app), self.loop).result(10)
-        self.runners.append(runner)
-        return port
-
-    def stop(self) -> None:
-        for runner in self.runners:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 @dataclass
