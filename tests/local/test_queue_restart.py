@@ -13,12 +13,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from servers import CONFIG, KEYRING_JSON, ServerThread, TestOrigin
-
 from edgesplit import load_config
 from edgesplit.core import assign
 from edgesplit.core.events import exposure_event
 from edgesplit.local.vendor_sim import VendorSimulator
+from servers import CONFIG, KEYRING_JSON, ServerThread, TestOrigin
 
 EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"
 CONFIG_OBJ = load_config(CONFIG)
