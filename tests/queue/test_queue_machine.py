@@ -205,6 +205,9 @@ class QueueMachine(RuleBasedStateMachine):
         unaccounted = self.enqueued - pending - dead - delivered
         assert len(unaccounted) <= dropped
         assert self.store.count("v") <= self.bounds.max_events
+        # The bounds use running counters instead of COUNT scans: they must match the table.
+        actual = self.sql.exec("SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM queued_events WHERE vendor = 'v'")[0]
+        assert self.store._pending("v") == (actual["n"], actual["b"])
 
 
 TestQueueMachine = QueueMachine.TestCase

@@ -53,7 +53,9 @@ SCHEMA = (
         dropped_full INTEGER NOT NULL DEFAULT 0,
         dropped_expired INTEGER NOT NULL DEFAULT 0,
         dead_lettered INTEGER NOT NULL DEFAULT 0,
-        duplicates INTEGER NOT NULL DEFAULT 0
+        duplicates INTEGER NOT NULL DEFAULT 0,
+        pending INTEGER NOT NULL DEFAULT 0,
+        pending_bytes INTEGER NOT NULL DEFAULT 0
     )""",
     "CREATE TABLE IF NOT EXISTS shard_meta (name TEXT PRIMARY KEY, value REAL)",
 )
@@ -113,6 +115,54 @@ class QueueStore:
                 f"UPDATE vendor_stats SET {counter} = {counter} + ? WHERE vendor = ?", amount, vendor
             )
 
+    def _insert(self, vendor: str, event_id: str, body: str, now: float) -> int | None:
+        """Insert one pending event unless already pending; keeps the pending counters, so the
+        bounds never need a COUNT over the table (rows read are billed at the edge)."""
+        size = len(body.encode("utf-8"))
+        rows = self.sql.exec(
+            "INSERT INTO queued_events (vendor, event_id, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (vendor, event_id) DO NOTHING RETURNING seq",
+            vendor,
+            event_id,
+            body,
+            size,
+            now,
+        )
+        if not rows:
+            return None
+        self._ensure_vendor(vendor)
+        self.sql.exec(
+            "UPDATE vendor_stats SET pending = pending + 1, pending_bytes = pending_bytes + ? "
+            "WHERE vendor = ?",
+            size,
+            vendor,
+        )
+        return int(rows[0]["seq"])
+
+    def _delete(self, where: str, *params: Any) -> list[dict[str, Any]]:
+        """Delete pending events matching ``where``; returns them and keeps the counters."""
+        rows = self.sql.exec(
+            f"DELETE FROM queued_events WHERE {where} RETURNING vendor, event_id, body, bytes", *params
+        )
+        totals: dict[str, list[int]] = {}
+        for row in rows:
+            total = totals.setdefault(row["vendor"], [0, 0])
+            total[0] += 1
+            total[1] += int(row["bytes"])
+        for vendor, (count, size) in totals.items():
+            self.sql.exec(
+                "UPDATE vendor_stats SET pending = pending - ?, pending_bytes = pending_bytes - ? "
+                "WHERE vendor = ?",
+                count,
+                size,
+                vendor,
+            )
+        return rows
+
+    def _pending(self, vendor: str) -> tuple[int, int]:
+        rows = self.sql.exec("SELECT pending, pending_bytes FROM vendor_stats WHERE vendor = ?", vendor)
+        return (int(rows[0]["pending"]), int(rows[0]["pending_bytes"])) if rows else (0, 0)
+
     def state(self, vendor: str) -> VendorState:
         rows = self.sql.exec(
             "SELECT attempts, next_attempt_at, last_error FROM vendor_stats WHERE vendor = ?", vendor
@@ -150,62 +200,40 @@ class QueueStore:
         """Keep events not already pending (or dead) for this vendor, then apply the bounds."""
         bounds = bounds or Bounds()
         with self._atomic():
-            added_seqs: list[int] = []
-            duplicates = 0
+            added = duplicates = 0
             for event in events:
                 event_id = str(event["id"])
-                if self.sql.exec(
+                dead = self.sql.exec(
                     "SELECT 1 AS x FROM dead_letters WHERE vendor = ? AND event_id = ?", vendor, event_id
-                ):
-                    duplicates += 1
-                    continue
-                body = json.dumps(event, separators=(",", ":"), sort_keys=True)
-                rows = self.sql.exec(
-                    "INSERT INTO queued_events (vendor, event_id, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (vendor, event_id) DO NOTHING RETURNING seq",
-                    vendor,
-                    event_id,
-                    body,
-                    len(body.encode("utf-8")),
-                    now,
                 )
-                if rows:
-                    added_seqs.append(int(rows[0]["seq"]))
-                else:
+                body = json.dumps(event, separators=(",", ":"), sort_keys=True)
+                if dead or self._insert(vendor, event_id, body, now) is None:
                     duplicates += 1
-            self._count(vendor, "duplicates", duplicates)
-            dropped = self._enforce(vendor, bounds, added_seqs)
+                else:
+                    added += 1
             self._ensure_vendor(vendor)
-            return EnqueueResult(len(added_seqs), duplicates, dropped)
+            self._count(vendor, "duplicates", duplicates)
+            dropped = self._enforce(vendor, bounds)
+            return EnqueueResult(added, duplicates, dropped)
 
-    def _enforce(self, vendor: str, bounds: Bounds, added_seqs: list[int]) -> int:
+    def _enforce(self, vendor: str, bounds: Bounds) -> int:
         dropped = 0
-        while True:
-            row = self.sql.exec(
-                "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM queued_events WHERE vendor = ?",
-                vendor,
-            )[0]
-            count, size = int(row["n"]), int(row["b"])
-            if count <= bounds.max_events and size <= bounds.max_bytes:
-                break
-            order = "DESC" if bounds.drop == "newest" else "ASC"
-            victim = self.sql.exec(
-                f"SELECT seq FROM queued_events WHERE vendor = ? ORDER BY seq {order} LIMIT 1", vendor
+        order = "DESC" if bounds.drop == "newest" else "ASC"
+        count, size = self._pending(vendor)
+        while count > bounds.max_events or size > bounds.max_bytes:
+            victim = self._delete(
+                f"seq = (SELECT seq FROM queued_events WHERE vendor = ? ORDER BY seq {order} LIMIT 1)", vendor
             )
             if not victim:
                 break
-            self.sql.exec("DELETE FROM queued_events WHERE seq = ?", victim[0]["seq"])
             dropped += 1
+            count, size = count - 1, size - int(victim[0]["bytes"])
         self._count(vendor, "dropped_full", dropped)
         return dropped
 
     def expire(self, vendor: str, now: float, max_age_seconds: float) -> int:
         with self._atomic():
-            rows = self.sql.exec(
-                "DELETE FROM queued_events WHERE vendor = ? AND enqueued_at < ? RETURNING seq",
-                vendor,
-                now - max_age_seconds,
-            )
+            rows = self._delete("vendor = ? AND enqueued_at < ?", vendor, now - max_age_seconds)
             self._count(vendor, "dropped_expired", len(rows))
             return len(rows)
 
@@ -215,23 +243,14 @@ class QueueStore:
         )
         return [(int(row["seq"]), json.loads(row["body"])) for row in rows]
 
-    def _seqs_for(self, vendor: str, event_ids: Sequence[str]) -> list[int]:
-        seqs = []
-        for event_id in event_ids:
-            rows = self.sql.exec(
-                "SELECT seq FROM queued_events WHERE vendor = ? AND event_id = ?", vendor, event_id
-            )
-            seqs.extend(int(row["seq"]) for row in rows)
-        return seqs
-
     def acknowledge(self, vendor: str, event_ids: Sequence[str]) -> int:
         """The vendor has these: forget them and count them delivered."""
         with self._atomic():
-            seqs = self._seqs_for(vendor, event_ids)
-            for seq in seqs:
-                self.sql.exec("DELETE FROM queued_events WHERE seq = ?", seq)
-            self._count(vendor, "delivered", len(seqs))
-            return len(seqs)
+            removed = sum(
+                len(self._delete("vendor = ? AND event_id = ?", vendor, event_id)) for event_id in event_ids
+            )
+            self._count(vendor, "delivered", removed)
+            return removed
 
     def count_retry(self, vendor: str, events: int) -> None:
         self._count(vendor, "retried", events)
@@ -242,13 +261,8 @@ class QueueStore:
         with self._atomic():
             moved = 0
             for event_id in event_ids:
-                rows = self.sql.exec(
-                    "DELETE FROM queued_events WHERE vendor = ? AND event_id = ? RETURNING body",
-                    vendor,
-                    event_id,
-                )
-                if rows:
-                    self._insert_dead(vendor, event_id, rows[0]["body"], reason, now)
+                for row in self._delete("vendor = ? AND event_id = ?", vendor, event_id):
+                    self._insert_dead(vendor, event_id, row["body"], reason, now)
                     moved += 1
             self._count(vendor, "dead_lettered", moved)
             return moved
@@ -294,16 +308,7 @@ class QueueStore:
                 vendor,
             )
             for row in rows:
-                body = row["body"]
-                self.sql.exec(
-                    "INSERT INTO queued_events (vendor, event_id, body, bytes, enqueued_at) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (vendor, event_id) DO NOTHING",
-                    row["vendor"],
-                    row["event_id"],
-                    body,
-                    len(body.encode("utf-8")),
-                    now,
-                )
+                self._insert(row["vendor"], row["event_id"], row["body"], now)
             for name in {row["vendor"] for row in rows}:
                 self.set_state(name, 0, 0.0, "")
             return len(rows)
