@@ -21,6 +21,10 @@ EDGE_MODULES = [
     "edgesplit.queue",
     "edgesplit.queue.sharding",
     "edgesplit.edge.config_source",
+    "edgesplit.system",
+    "edgesplit.vendors",
+    "edgesplit.queue.drain",
+    "edgesplit.queue.delivery",
 ]
 
 

@@ -19,7 +19,6 @@ reads or JS objects at module level.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from ..pipeline import Metrics, Pipeline
 from ..pipeline.http import plain_response
 from ..queue.delivery import Breaker, DeliveryOutbox, ExposureDeduper
 from ..queue.sharding import shard_name
+from ..system import SystemClock, new_visitor_id
 from ..vendors import adapters_from_settings
 from .config_source import EdgeConfigSource
 from .js_adapters import (
@@ -43,14 +43,6 @@ from .js_adapters import (
 __all__ = ["handle_fetch", "handle_scheduled"]
 
 log = logging.getLogger("edgesplit.edge")
-
-
-class _Clock:
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 class _IsolateState:
@@ -128,14 +120,14 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
             FetchSender(2.0),
             DurableObjectQueue(env.QUEUE, shards),
             background,
-            _Clock(),
+            SystemClock(),
             state.metrics,
             linger_seconds=0.0,
             deduper=state.deduper,
             breakers=state.breakers,
         ),
-        clock=_Clock(),
-        new_id=lambda: secrets.token_urlsafe(16),
+        clock=SystemClock(),
+        new_id=new_visitor_id,
         background=background,
         cache=EdgeCache(background),
         metrics=state.metrics,

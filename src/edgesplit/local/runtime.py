@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import time
 from collections.abc import Awaitable
 from typing import Any
+
+from ..system import SystemClock, new_visitor_id
 
 __all__ = ["SystemClock", "TaskBackground", "new_visitor_id"]
 
 log = logging.getLogger("edgesplit.local")
-
-
-def new_visitor_id() -> str:
-    """128 random bits, base64url: 22 characters."""
-    return secrets.token_urlsafe(16)
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 class TaskBackground:
