@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +37,9 @@ class SqliteSql:
         self.connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.connection.row_factory = sqlite3.Row
         self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("PRAGMA synchronous=FULL")  # a commit is on disk before we acknowledge
+        self.connection.execute(
+            "PRAGMA synchronous=FULL"
+        )  # a commit is on disk before the queue relies on it
         self._depth = 0
 
     def exec(self, sql: str, *params: Any) -> list[dict[str, Any]]:
@@ -96,6 +99,25 @@ class AiohttpSender:
             await self._session.close()
 
 
+class _LockedStore:
+    """A QueueStore whose every call holds the shard's lock (the drain runs on the event loop)."""
+
+    def __init__(self, store: QueueStore, lock: threading.RLock) -> None:
+        self._store = store
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if not callable(attribute):
+            return attribute
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return locked
+
+
 class LocalQueue:
     def __init__(
         self,
@@ -114,6 +136,8 @@ class LocalQueue:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.sqls = [SqliteSql(self.directory / f"shard-{index}.sqlite3") for index in range(shards)]
         self.stores = [QueueStore(sql) for sql in self.sqls]
+        # One connection per shard, used from the event loop and from worker threads: one at a time.
+        self.locks = [threading.RLock() for _ in self.sqls]
         self.adapters = dict(adapters)
         self.send = send
         self.clock = clock
@@ -132,8 +156,16 @@ class LocalQueue:
         if not events:
             return
         index = self._shard(events)
-        with self.sqls[index].transaction():
-            result = self.stores[index].enqueue(vendor, events, self.clock.now(), self.policy.bounds)
+        # The commit waits for fsync: done in a worker thread, so requests never wait on the disk.
+        result = await asyncio.to_thread(
+            self._locked,
+            index,
+            self.stores[index].enqueue,
+            vendor,
+            events,
+            self.clock.now(),
+            self.policy.bounds,
+        )
         if result.dropped:
             log.warning(
                 "queue shard %d for %s is full: dropped %d events (policy %r)",
@@ -146,12 +178,23 @@ class LocalQueue:
 
     async def dead_letter(self, vendor: str, events: list[dict[str, Any]], reason: str) -> None:
         index = self._shard(events)
-        with self.sqls[index].transaction():
-            self.stores[index].dead_letter_events(vendor, events, reason, self.clock.now())
+        await asyncio.to_thread(
+            self._locked,
+            index,
+            self.stores[index].dead_letter_events,
+            vendor,
+            events,
+            reason,
+            self.clock.now(),
+        )
+
+    def _locked(self, index: int, method: Any, *args: Any) -> Any:
+        with self.locks[index]:
+            return method(*args)
 
     def arm(self, index: int, when: float) -> None:
         """Persist and schedule shard ``index``'s alarm (the earlier of what is set and ``when``)."""
-        store = self.stores[index]
+        store = _LockedStore(self.stores[index], self.locks[index])
         current = store.alarm_at()
         if current is not None and current <= when and index in self._timers:
             return
