@@ -89,6 +89,13 @@ class TestOrigin:
             headers={"Cache-Control": "no-store"},
         )
 
+    async def fragile(self, request: web.Request) -> web.Response:
+        """Breaks for variant 'b' of experiment 'fragile' (a harmful variant for the guardrails)."""
+        info = self.decision(request)
+        self.fetches[request.path] += 1
+        status = 500 if info["assignments"].get("fragile") == "b" else 200
+        return web.json_response(info, status=status, headers={"Cache-Control": "no-store"})
+
     async def slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(5)
         return web.Response(text="too late")
@@ -118,6 +125,7 @@ class TestOrigin:
         app = web.Application()
         app.router.add_route("*", "/echo", self.echo)
         app.router.add_get("/slow", self.slow)
+        app.router.add_get("/fragile", self.fragile)
         app.router.add_get("/error", self.error)
         app.router.add_get("/stream", self.stream)
         app.router.add_get("/big", self.big)

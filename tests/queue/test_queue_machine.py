@@ -206,7 +206,9 @@ class QueueMachine(RuleBasedStateMachine):
         assert len(unaccounted) <= dropped
         assert self.store.count("v") <= self.bounds.max_events
         # The bounds use running counters instead of COUNT scans: they must match the table.
-        actual = self.sql.exec("SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM queued_events WHERE vendor = 'v'")[0]
+        actual = self.sql.exec(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM queued_events WHERE vendor = 'v'"
+        )[0]
         assert self.store._pending("v") == (actual["n"], actual["b"])
 
 

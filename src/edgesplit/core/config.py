@@ -61,6 +61,8 @@ class Config:
     settings: Settings = Settings()
     schema_version: int = SCHEMA_VERSION
     by_key: Mapping[str, Experiment] = field(default_factory=dict, compare=False, repr=False)
+    source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The document this config was parsed from (updaters rewrite it)."""
 
     def experiment(self, key: str) -> Experiment | None:
         return self.by_key.get(key)
@@ -153,6 +155,7 @@ def parse_config(document: Any) -> Config:
         overrides=overrides,
         settings=settings,
         by_key={experiment.key: experiment for experiment in compiled},
+        source=document,
     )
 
 
@@ -218,6 +221,10 @@ class ConfigHolder:
     @property
     def current(self) -> Config:
         return self._config
+
+    def source_document(self) -> dict[str, Any]:
+        """A copy of the running config's document, to edit and ``offer`` back."""
+        return json.loads(json.dumps(self._config.source))
 
     def offer(self, source: str | bytes | Mapping[str, Any]) -> ConfigError | None:
         """Try a new config; returns the error when refused, ``None`` when it now runs."""

@@ -10,6 +10,8 @@ from typing import Any
 from .assignment import Assignment
 from .bucketing import bucket_ranges, effective_weights
 from .conditions import Condition, compile_condition
+from .experiment_options import BanditSettings, parse_bandit, parse_guardrails, parse_pause
+from .guardrails import GuardrailSettings
 from .hashing import HASH_SCHEMES, Hasher, make_hasher, make_namespace_hasher
 from .paths import PathPatternError, compile_path_patterns
 from .validation import Reader, child_path
@@ -54,6 +56,9 @@ class Experiment:
     paths: tuple[str, ...]
     exclude_paths: tuple[str, ...]
     condition_source: Mapping[str, Any] | None
+    guardrails: GuardrailSettings | None = field(default=None, compare=False, kw_only=True)
+    bandit: BanditSettings | None = field(default=None, compare=False, kw_only=True)
+    pause: Mapping[str, Any] | None = field(default=None, compare=False, kw_only=True)
     # Compiled once at load time; not part of equality.
     ranges: tuple[tuple[float, float], ...] = field(compare=False, repr=False)
     hasher: Hasher = field(compare=False, repr=False)
@@ -187,6 +192,9 @@ def _patterns(reader: Reader, value: Any, path: str) -> tuple[str, ...] | None:
 
 
 _EXPERIMENT_FIELDS = (
+    "guardrails",
+    "bandit",
+    "pause",
     "coverage",
     "status",
     "hash",
@@ -249,6 +257,18 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
                 condition_source = targeting["when"]
                 condition = compile_condition(condition_source, child_path(tpath, "when"), reader)
 
+    guardrails = (
+        parse_guardrails(reader, obj["guardrails"], child_path(path, "guardrails"))
+        if "guardrails" in obj
+        else None
+    )
+    bandit = (
+        parse_bandit(reader, obj["bandit"], child_path(path, "bandit"), len(variants or []))
+        if "bandit" in obj
+        else None
+    )
+    pause = parse_pause(reader, obj["pause"], child_path(path, "pause")) if "pause" in obj else None
+
     if len(reader.problems) > before:
         return None
     assert key is not None and variants is not None and coverage is not None
@@ -274,5 +294,8 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
         path_matcher=compile_path_patterns(paths, exclude),
         condition=condition,
         variant_index={vkey: i for i, (vkey, _) in enumerate(variants)},
+        guardrails=guardrails,
+        bandit=bandit,
+        pause=pause,
         outcomes=Outcomes.build(key, [vkey for vkey, _ in variants], ranges),
     )

@@ -18,6 +18,7 @@ from ..queue.drain import DrainPolicy
 from ..queue.store import Bounds
 from ..vendors import make_adapter
 from .cache import MemoryCache
+from .guardrail_runner import GuardrailRunner
 from .memory_outbox import MemoryOutbox
 from .origin import AiohttpOrigin
 from .queue_runner import AiohttpSender, LocalQueue
@@ -41,6 +42,8 @@ class ProxyOptions:
     vendors: list[dict[str, Any]] = field(default_factory=list)
     """Vendor specs: ``{"name", "kind": "webhook"|"posthog"|"segment", ...}`` (see vendors.adapters)."""
     queue_dir: str = "edgesplit-queue"
+    """Durable state: the queue shards and the guardrail counts (counts.sqlite3)."""
+    guardrail_interval: float = 10.0
     queue_shards: int = 4
     queue_bounds: Bounds = Bounds()
     direct_timeout: float = 2.0
@@ -108,6 +111,14 @@ class ProxyService:
                 breaker_cooldown_seconds=options.breaker_cooldown,
             )
         self.outbox: Any = outbox or MemoryOutbox()
+        self.guardrails = GuardrailRunner(
+            options.queue_dir,
+            self.holder,
+            options.config_path,
+            self.clock,
+            self.metrics,
+            interval=options.guardrail_interval,
+        )
         self.pipeline = Pipeline(
             config=self.holder,
             keyring=keyring,
@@ -121,6 +132,7 @@ class ProxyService:
             admin_token=options.admin_token,
             exposure_window_seconds=options.exposure_window_seconds,
             before_metrics=self.queue.export_metrics if self.queue is not None else None,
+            observer=self.guardrails.recorder,
         )
         self.watcher = (
             ConfigWatcher(options.config_path, self.holder, self.metrics, interval=options.reload_interval)
@@ -145,6 +157,7 @@ class ProxyService:
             self.queue.start()  # resumes alarms persisted before a restart
         if self.watcher is not None:
             self.watcher.start()
+        self.guardrails.start()
         config = self.holder.current
         log.info(
             "edgesplit proxy on http://%s:%d -> %s (config %r, %d experiments, vendors: %s)",
@@ -162,6 +175,7 @@ class ProxyService:
         if self.runner is not None:
             await self.runner.cleanup()
         await self.background.drain()  # events in flight reach the vendor or the queue
+        await self.guardrails.stop()
         if self.queue is not None:
             await self.queue.stop()
         for sender in self.senders:

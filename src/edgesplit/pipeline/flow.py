@@ -25,6 +25,7 @@ from .ports import (
     BackgroundPort,
     CachePort,
     Clock,
+    ObserverPort,
     OriginPort,
     OriginTimeout,
     OriginUnavailable,
@@ -54,6 +55,7 @@ class Pipeline:
         admin_token: str | None = None,
         exposure_window_seconds: int = 1800,
         before_metrics: Callable[[], None] | None = None,
+        observer: ObserverPort | None = None,
     ) -> None:
         self.config = config
         self.keyring = keyring
@@ -67,6 +69,7 @@ class Pipeline:
         self.admin_token = admin_token
         self.exposure_window_seconds = exposure_window_seconds
         self.before_metrics = before_metrics
+        self.observer = observer
         self._failures_logged: set[str] = set()
 
     async def handle(self, request: ProxyRequest) -> ProxyResponse:
@@ -122,10 +125,20 @@ class Pipeline:
         forwarded = ProxyRequest(
             request.method, request.url, headers, request.body, request.client_ip, request.platform
         )
+        started = self.clock.monotonic()
         response = await self._fetch(forwarded, decision, config.settings.cache)
         self._finish(response, decision)
         self._emit(decision)
+        self._observe(decision, response.status, self.clock.monotonic() - started)
         return response
+
+    def _observe(self, decision: Decision, status: int, latency_seconds: float) -> None:
+        if self.observer is None or not decision.assignments:
+            return
+        try:
+            self.observer.request_done(decision, status, latency_seconds)
+        except Exception as exc:  # noqa: BLE001
+            self._fail_open("observer", exc)
 
     @staticmethod
     def _forwarding_headers(request: ProxyRequest, headers: Headers) -> None:
@@ -239,6 +252,11 @@ class Pipeline:
                 503, json.dumps({"error": "events cannot be taken right now"}) + "\n", "application/json"
             )
         self.metrics.inc("edgesplit_conversions_total")
+        if self.observer is not None:
+            try:
+                self.observer.conversion(result)
+            except Exception as exc:  # noqa: BLE001
+                self._fail_open("observer", exc)
         return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
 
     async def _admin(self, request: ProxyRequest, subpath: str) -> ProxyResponse:

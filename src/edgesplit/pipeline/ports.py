@@ -67,6 +67,14 @@ class Clock(Protocol):
     def monotonic(self) -> float: ...
 
 
+class ObserverPort(Protocol):
+    """Sees every decided request's outcome and every conversion (guardrail counts)."""
+
+    def request_done(self, decision: Any, status: int, latency_seconds: float) -> None: ...
+
+    def conversion(self, event: dict[str, Any]) -> None: ...
+
+
 class BackgroundPort(Protocol):
     def defer(self, work: Awaitable[Any]) -> None:
         """Run ``work`` after the response is on its way, without losing it."""

@@ -1,0 +1,141 @@
+"""Counts per experiment, variant and hour: exposures, conversions, requests, origin errors
+and latency. Bounded: hourly rows older than ``keep_hours`` are folded into one daily row
+each, and daily rows older than ``keep_days`` are dropped (after being summed into totals)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import nullcontext
+from typing import Any
+
+from ..core.guardrails import Totals
+from ..queue.store import SqlPort
+
+__all__ = ["CountsStore", "COUNT_FIELDS"]
+
+COUNT_FIELDS = ("exposures", "conversions", "requests", "errors", "latency_ms")
+HOUR = 3600
+DAY = 86_400
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS variant_counts (
+        experiment TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        span INTEGER NOT NULL,
+        exposures INTEGER NOT NULL DEFAULT 0,
+        conversions INTEGER NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0,
+        latency_ms REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (experiment, variant, bucket, span)
+    )""",
+    """CREATE TABLE IF NOT EXISTS guardrail_state (
+        experiment TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (experiment, name)
+    )""",
+)
+
+
+class CountsStore:
+    def __init__(self, sql: SqlPort) -> None:
+        self.sql = sql
+        for statement in SCHEMA:
+            self.sql.exec(statement)
+
+    def _atomic(self) -> Any:
+        transaction = getattr(self.sql, "transaction", None)
+        return transaction() if transaction is not None else nullcontext()
+
+    def add(self, rows: Iterable[tuple[str, str, float, dict[str, float]]]) -> None:
+        """Add ``(experiment, variant, epoch seconds, {field: amount})`` increments."""
+        with self._atomic():
+            for experiment, variant, when, amounts in rows:
+                bucket = int(when // HOUR) * HOUR
+                values = [float(amounts.get(name, 0)) for name in COUNT_FIELDS]
+                self.sql.exec(
+                    "INSERT INTO variant_counts (experiment, variant, bucket, span, exposures, conversions, requests, "
+                    "errors, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (experiment, variant, bucket, "
+                    "span) DO UPDATE SET exposures = exposures + excluded.exposures, conversions = conversions + "
+                    "excluded.conversions, requests = requests + excluded.requests, errors = errors + excluded.errors, "
+                    "latency_ms = latency_ms + excluded.latency_ms",
+                    experiment,
+                    variant,
+                    bucket,
+                    HOUR,
+                    *values,
+                )
+
+    def totals(self, experiment: str, since: float = 0.0) -> dict[str, Totals]:
+        rows = self.sql.exec(
+            "SELECT variant, SUM(exposures) AS exposures, SUM(conversions) AS conversions, SUM(requests) AS requests, "
+            "SUM(errors) AS errors FROM variant_counts WHERE experiment = ? AND bucket + span > ? GROUP BY variant",
+            experiment,
+            since,
+        )
+        return {
+            row["variant"]: Totals(
+                int(row["exposures"]), int(row["conversions"]), int(row["requests"]), int(row["errors"])
+            )
+            for row in rows
+        }
+
+    def latency_ms(self, experiment: str) -> dict[str, float]:
+        rows = self.sql.exec(
+            "SELECT variant, SUM(latency_ms) AS total, SUM(requests) AS n FROM variant_counts "
+            "WHERE experiment = ? GROUP BY variant",
+            experiment,
+        )
+        return {row["variant"]: (float(row["total"]) / int(row["n"]) if row["n"] else 0.0) for row in rows}
+
+    def compact(self, now: float, keep_hours: int = 48, keep_days: int = 90) -> int:
+        """Fold old hourly rows into daily rows, drop daily rows past ``keep_days``."""
+        cutoff = int(now // HOUR) * HOUR - keep_hours * HOUR
+        with self._atomic():
+            self.sql.exec(
+                "INSERT INTO variant_counts (experiment, variant, bucket, span, exposures, conversions, requests, "
+                "errors, latency_ms) SELECT experiment, variant, (bucket / ?) * ?, ?, SUM(exposures), "
+                "SUM(conversions), SUM(requests), SUM(errors), SUM(latency_ms) FROM variant_counts "
+                "WHERE span = ? AND bucket < ? GROUP BY experiment, variant, bucket / ? "
+                "ON CONFLICT (experiment, variant, bucket, span) DO UPDATE SET "
+                "exposures = exposures + excluded.exposures, conversions = conversions + excluded.conversions, "
+                "requests = requests + excluded.requests, errors = errors + excluded.errors, "
+                "latency_ms = latency_ms + excluded.latency_ms",
+                DAY,
+                DAY,
+                DAY,
+                HOUR,
+                cutoff,
+                DAY,
+            )
+            folded = self.sql.exec(
+                "DELETE FROM variant_counts WHERE span = ? AND bucket < ? RETURNING bucket", HOUR, cutoff
+            )
+            self.sql.exec(
+                "DELETE FROM variant_counts WHERE span = ? AND bucket < ?",
+                DAY,
+                int(now // DAY) * DAY - keep_days * DAY,
+            )
+        return len(folded)
+
+    def state(self, experiment: str) -> dict[str, float]:
+        rows = self.sql.exec("SELECT name, value FROM guardrail_state WHERE experiment = ?", experiment)
+        return {row["name"]: float(row["value"]) for row in rows}
+
+    def save_state(self, experiment: str, values: dict[str, float]) -> None:
+        with self._atomic():
+            for name, value in values.items():
+                self.sql.exec(
+                    "INSERT INTO guardrail_state (experiment, name, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (experiment, name) DO UPDATE SET value = excluded.value",
+                    experiment,
+                    name,
+                    value,
+                )
+
+    def forget(self, experiment: str) -> None:
+        """After a person resumes an experiment, its sequential tests start afresh."""
+        with self._atomic():
+            self.sql.exec("DELETE FROM guardrail_state WHERE experiment = ?", experiment)

@@ -1,0 +1,37 @@
+"""Collects what the request path sees into increments for the counts store (the pipeline's
+observer port). In memory; the shell flushes it to storage every few seconds."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ..queue.delivery import ExposureDeduper
+
+__all__ = ["CountsRecorder"]
+
+
+class CountsRecorder:
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        self._exposures = ExposureDeduper(200_000)
+
+    def request_done(self, decision: Any, status: int, latency_seconds: float) -> None:
+        for event in self._exposures.fresh(decision.exposures):
+            self._pending[(event["experiment"], event["variant"])]["exposures"] += 1
+        for key, assignment in decision.assignments.items():
+            if assignment.in_experiment and assignment.variant is not None:
+                amounts = self._pending[(key, assignment.variant)]
+                amounts["requests"] += 1
+                amounts["latency_ms"] += latency_seconds * 1000.0
+                if status >= 500:
+                    amounts["errors"] += 1
+
+    def conversion(self, event: dict[str, Any]) -> None:
+        for key, variant in event.get("assignments", {}).items():
+            self._pending[(key, variant)]["conversions"] += 1
+
+    def drain(self, now: float) -> list[tuple[str, str, float, dict[str, float]]]:
+        rows = [(key, variant, now, dict(amounts)) for (key, variant), amounts in self._pending.items()]
+        self._pending.clear()
+        return rows

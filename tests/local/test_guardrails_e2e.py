@@ -1,0 +1,79 @@
+"""End to end: a variant that breaks the origin gets paused by the guardrail; afterwards every
+visitor receives the control and no new exposures are counted for the experiment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiohttp
+
+from edgesplit import load_config
+from edgesplit.local.memory_outbox import MemoryOutbox
+from edgesplit.local.service import ProxyOptions, ProxyService
+from servers import KEYRING, TestOrigin, start_app
+
+CONFIG = {
+    "schema_version": 1,
+    "version": "guard-1",
+    "identity": {"secure": False},
+    "experiments": [
+        {
+            "key": "fragile",
+            "variants": [{"key": "a"}, {"key": "b"}],
+            "targeting": {"paths": ["/fragile"]},
+            "guardrails": {"min_sample": 100, "metrics": ["errors"], "alpha": 0.01},
+        }
+    ],
+}
+
+
+async def test_harmful_variant_is_paused_and_everyone_gets_control(tmp_path: Path) -> None:
+    origin = TestOrigin()
+    runner, port = await start_app(origin.app())
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(CONFIG))
+    outbox = MemoryOutbox()
+    options = ProxyOptions(
+        origin=f"http://127.0.0.1:{port}",
+        port=0,
+        config_path=str(config_path),
+        queue_dir=str(tmp_path / "state"),
+        guardrail_interval=0.2,
+        reload_interval=0.1,
+    )
+    service = ProxyService(options, load_config(str(config_path)), KEYRING, outbox=outbox)
+    await service.start()
+    base = f"http://127.0.0.1:{service.port}"
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as client:
+
+            async def visit(visitor: str) -> tuple[int, dict]:
+                async with client.get(
+                    f"{base}/fragile",
+                    headers={"Cookie": f"edgesplit_id={visitor}", "User-Agent": "Mozilla/5.0"},
+                ) as resp:
+                    return resp.status, await resp.json()
+
+            statuses = []
+            for n in range(2000):
+                statuses.append((await visit(f"before-{n:06d}"))[0])
+                if service.holder.current.experiment("fragile").status == "paused":  # type: ignore[union-attr]
+                    break
+                if n % 50 == 49:
+                    await asyncio.sleep(0.25)  # let the updater look
+            assert 500 in statuses
+            paused = service.holder.current.experiment("fragile")
+            assert paused is not None and paused.status == "paused"
+            assert "errors harm in variant 'b'" in paused.pause["reason"]  # type: ignore[index]
+            on_disk = json.loads(config_path.read_text())["experiments"][0]
+            assert on_disk["status"] == "paused" and on_disk["pause"]["by"] == "edgesplit guardrail"
+            exposures_before = sum(1 for e in outbox.events if e.get("experiment") == "fragile")
+            for n in range(200):
+                status, body = await visit(f"after-{n:06d}")
+                assert status == 200 and body["assignments"] == {"fragile": "a"}
+            assert sum(1 for e in outbox.events if e.get("experiment") == "fragile") == exposures_before
+    finally:
+        await service.stop()
+        await runner.cleanup()
