@@ -50,7 +50,7 @@ def test_counts_add_up_across_buckets_and_survive_compaction() -> None:
         )
     before = counts.totals("exp")
     assert before["a"] == Totals(1000, 0, 1200, 100) and before["b"] == Totals(900, 200, 0, 0)
-    rows_before = counts.sql.exec("SELECT COUNT(*) AS n FROM variant_counts")[0]["n"]
+    assert counts.sql.exec("SELECT COUNT(*) AS n FROM variant_counts")[0]["n"] == 200
     assert counts.compact(now, keep_hours=12) > 0
     rows_after = counts.sql.exec("SELECT COUNT(*) AS n FROM variant_counts")[0]["n"]
     assert rows_after <= 2 * 13 + 2 * 6  # 12-13 hourly rows and at most 6 daily rows per variant
