@@ -217,6 +217,84 @@ def cmd_queue_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .core.guardrails import evaluate_guardrails
+    from .guardrails.counts import CountsStore
+    from .local.queue_runner import SqliteSql
+
+    config = load_config(args.config)
+    counts_path = Path(args.state_dir) / "counts.sqlite3"
+    counts = CountsStore(SqliteSql(counts_path)) if counts_path.exists() else None
+    report: dict[str, Any] = {"config_version": config.version, "experiments": {}}
+    for experiment in config.experiments:
+        totals = counts.totals(experiment.key) if counts else {}
+        variants = [(v.key, v.weight) for v in experiment.variants]
+        srm = evaluate_guardrails(variants, totals, experiment.guardrails or _default_guardrails(), {})
+        report["experiments"][experiment.key] = {
+            "status": experiment.status,
+            "weights": {v.key: round(v.weight, 4) for v in experiment.variants},
+            "bandit": experiment.bandit is not None,
+            "counts": {
+                key: {f: getattr(t, f) for f in ("exposures", "conversions", "requests", "errors")}
+                for key, t in totals.items()
+            },
+            "srm_p_value": srm.srm_p,
+            "sample_ratio_mismatch": srm.srm,
+            "guardrail_p_values": {
+                k: v for k, v in (counts.state(experiment.key) if counts else {}).items() if ":" in k
+            },
+            "pause": dict(experiment.pause) if experiment.pause else None,
+        }
+    queue = Path(args.state_dir)
+    if any(queue.glob("shard-*.sqlite3")):
+        now = time.time()
+        depth = [store.stats(now) for _, store in _local_queue_stores(str(queue))]
+        report["queue"] = {
+            "depth": sum(v["depth"] for shard in depth for v in shard.values()),
+            "oldest_age_seconds": max(
+                (v["oldest_age_seconds"] for shard in depth for v in shard.values()), default=0
+            ),
+        }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _default_guardrails() -> Any:
+    from .core.guardrails import GuardrailSettings
+
+    return GuardrailSettings(metrics=())
+
+
+def cmd_experiment_resume(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .core import parse_config
+    from .guardrails.counts import CountsStore
+    from .local.guardrail_runner import write_config_atomically
+    from .local.queue_runner import SqliteSql
+
+    with open(args.config, encoding="utf-8") as handle:
+        document = json.load(handle)
+    matches = [item for item in document.get("experiments", []) if item.get("key") == args.key]
+    if not matches:
+        raise SystemExit(f"no experiment {args.key!r} in {args.config}")
+    item = matches[0]
+    if item.get("status") != "paused":
+        raise SystemExit(f"experiment {args.key!r} is {item.get('status', 'running')!r}, not paused")
+    pause = item.pop("pause", None)
+    item["status"] = "running"
+    parse_config(document)  # never write a config the proxy would refuse
+    write_config_atomically(args.config, document)
+    counts_path = Path(args.state_dir) / "counts.sqlite3"
+    if counts_path.exists():
+        CountsStore(SqliteSql(counts_path)).forget(args.key)  # its sequential tests start afresh
+    reason = f" (was paused: {pause['reason']})" if pause else ""
+    print(f"resumed {args.key!r}{reason}; a running proxy picks the change up within a second")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgesplit",
@@ -358,6 +436,25 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "dead":
             action.add_argument("--limit", type=int, default=100)
         action.set_defaults(run=run)
+
+    status = sub.add_parser(
+        "status", help="per experiment: counts, SRM p-value, guardrail state, weights, pause"
+    )
+    status.add_argument("--config", required=True)
+    status.add_argument(
+        "--state-dir", default="edgesplit-queue", help="the proxy's --queue-dir (default ./edgesplit-queue)"
+    )
+    status.set_defaults(run=cmd_status)
+
+    experiment = sub.add_parser("experiment", help="change an experiment in a config file")
+    experiment_sub = experiment.add_subparsers(dest="experiment_command", required=True, metavar="ACTION")
+    resume = experiment_sub.add_parser(
+        "resume", help="resume an experiment a guardrail paused (a person decides)"
+    )
+    resume.add_argument("key")
+    resume.add_argument("--config", required=True)
+    resume.add_argument("--state-dir", default="edgesplit-queue")
+    resume.set_defaults(run=cmd_experiment_resume)
 
     schema = sub.add_parser("schema", help="print the configuration's JSON Schema")
     schema.set_defaults(run=cmd_schema)

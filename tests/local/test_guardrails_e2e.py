@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +17,15 @@ from edgesplit import load_config
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
 from servers import KEYRING, TestOrigin, start_app
+
+EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"
+
+
+def run_cli(*args: str) -> str:
+    result = subprocess.run([EDGESPLIT, *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
 
 CONFIG = {
     "schema_version": 1,
@@ -74,6 +87,31 @@ async def test_harmful_variant_is_paused_and_everyone_gets_control(tmp_path: Pat
                 status, body = await visit(f"after-{n:06d}")
                 assert status == 200 and body["assignments"] == {"fragile": "a"}
             assert sum(1 for e in outbox.events if e.get("experiment") == "fragile") == exposures_before
+        await service.guardrails.tick()  # flush the counts before reading them from outside
+
+        status = json.loads(
+            run_cli("status", "--config", str(config_path), "--state-dir", str(tmp_path / "state"))
+        )
+        report = status["experiments"]["fragile"]
+        assert (
+            report["status"] == "paused"
+            and report["counts"]["b"]["errors"] == report["counts"]["b"]["requests"]
+        )
+        assert (
+            report["guardrail_p_values"]["errors:b"] < 0.01 and report["pause"]["by"] == "edgesplit guardrail"
+        )
+        out = run_cli(
+            "experiment",
+            "resume",
+            "fragile",
+            "--config",
+            str(config_path),
+            "--state-dir",
+            str(tmp_path / "state"),
+        )
+        assert out.startswith("resumed 'fragile' (was paused: errors harm")
+        resumed = json.loads(config_path.read_text())["experiments"][0]
+        assert resumed["status"] == "running" and "pause" not in resumed
     finally:
         await service.stop()
         await runner.cleanup()
