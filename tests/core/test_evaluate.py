@@ -151,3 +151,28 @@ def test_hostile_ids_and_attributes_never_raise(visitor_id: str, path: str, coun
         assert result["b"].in_experiment
     else:
         assert result["b"].reason == "no_hash_attribute"
+
+
+def test_bandit_visitors_keep_their_variant_when_weights_move() -> None:
+    variants = [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}]
+    before = config(experiment("arm", variants=variants, bandit={"min_weight": 0.01, "max_weight": 0.99}))
+    moved = config(
+        experiment(
+            "arm",
+            variants=[{"key": "a", "weight": 0.01}, {"key": "b", "weight": 0.99}],
+            bandit={"min_weight": 0.01, "max_weight": 0.99},
+        )
+    )
+    visitors = [f"v{n}" for n in range(400)]
+    first = {v: assign(before, v)["arm"].variant for v in visitors}
+    assert "a" in first.values()
+    for visitor in visitors:
+        kept = assign(moved, visitor, sticky={"arm": first[visitor]})["arm"]
+        assert kept.variant == first[visitor] and kept.in_experiment and kept.reason == "sticky"
+    # Without the cookie, the new weights apply; stickiness ignores unknown variants.
+    fresh = [assign(moved, v)["arm"].variant for v in visitors]
+    assert fresh.count("b") > 350
+    assert assign(moved, "v1", sticky={"arm": "gone"})["arm"].reason == "bucketed"
+    # Non-bandit experiments are never sticky: they are deterministic by hash anyway.
+    plain = config(experiment("plain"))
+    assert assign(plain, "v1", sticky={"plain": "treatment"})["plain"].reason == "bucketed"

@@ -115,3 +115,55 @@ async def test_harmful_variant_is_paused_and_everyone_gets_control(tmp_path: Pat
     finally:
         await service.stop()
         await runner.cleanup()
+
+
+async def test_bandit_visitors_keep_their_variant_through_the_decision_cookie(tmp_path: Path) -> None:
+    origin = TestOrigin()
+    runner, port = await start_app(origin.app())
+    document = {
+        "schema_version": 1,
+        "version": "bandit-1",
+        "identity": {"secure": False},
+        "experiments": [
+            {
+                "key": "arm",
+                "variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+                "targeting": {"paths": ["/page/**"]},
+                "bandit": {"min_weight": 0.01, "max_weight": 0.99},
+            }
+        ],
+    }
+    service = ProxyService(
+        ProxyOptions(origin=f"http://127.0.0.1:{port}", port=0, queue_dir=str(tmp_path)),
+        load_config(document),
+        KEYRING,
+        outbox=MemoryOutbox(),
+    )
+    await service.start()
+    base = f"http://127.0.0.1:{service.port}"
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as client:
+            seen = {}
+            for n in range(40):
+                visitor = f"sticky-{n:04d}"
+                async with client.get(
+                    f"{base}/page/x", headers={"Cookie": f"edgesplit_id={visitor}"}
+                ) as resp:
+                    cookie = [
+                        c for c in resp.headers.getall("Set-Cookie") if c.startswith("edgesplit_decision=")
+                    ][0]
+                    seen[visitor] = ((await resp.json())["assignments"]["arm"], cookie.split(";")[0])
+            document["version"] = "bandit-2"
+            document["experiments"][0]["variants"] = [
+                {"key": "a", "weight": 0.01},
+                {"key": "b", "weight": 0.99},
+            ]
+            assert service.holder.offer(document) is None
+            for visitor, (variant, decision_cookie) in seen.items():
+                headers = {"Cookie": f"edgesplit_id={visitor}; {decision_cookie}"}
+                async with client.get(f"{base}/page/x", headers=headers) as resp:
+                    assert (await resp.json())["assignments"]["arm"] == variant
+            assert "a" in {variant for variant, _ in seen.values()}
+    finally:
+        await service.stop()
+        await runner.cleanup()

@@ -72,6 +72,7 @@ def _assign_one(
     path: str,
     attributes: Mapping[str, Any],
     forced: Mapping[str, str],
+    sticky: Mapping[str, str],
 ) -> Assignment:
     outcomes = experiment.outcomes
     # 1. Targeting.
@@ -86,6 +87,11 @@ def _assign_one(
     # 3. Status.
     if experiment.status != "running":
         return outcomes.control[experiment.status]
+    # 3b. Bandits: a visitor already exposed keeps the variant it saw while the weights move.
+    if sticky and experiment.bandit is not None:
+        kept = outcomes.sticky.get(sticky.get(experiment.key, ""))
+        if kept is not None:
+            return kept
     # 4. Hash attribute.
     value = visitor_id if experiment.hash_attribute == "id" else _hash_value(experiment, attributes)
     if not value:
@@ -100,13 +106,18 @@ def _assign_one(
 
 
 def assign(
-    config: Config, visitor_id: str, attributes: Mapping[str, Any] | None = None
+    config: Config,
+    visitor_id: str,
+    attributes: Mapping[str, Any] | None = None,
+    sticky: Mapping[str, str] | None = None,
 ) -> dict[str, Assignment]:
     """Every experiment's assignment for this visitor, keyed by experiment key.
 
     ``attributes`` describe the request and visitor: ``path`` (default ``/``), ``host``,
     ``country``, ``device``, nested ``query``/``cookie``/``header`` mappings, and any custom
-    attribute an experiment hashes on (``hash_attribute``) or targets (``when``).
+    attribute an experiment hashes on (``hash_attribute``) or targets (``when``). ``sticky``
+    (experiment -> variant, from the visitor's verified decision cookie) keeps bandit visitors
+    in the variant they saw.
     """
     if attributes is None:
         attributes = _EMPTY
@@ -116,7 +127,9 @@ def assign(
     forced = _forced(config, attributes) if config.overrides.enabled else _EMPTY
     result = {}
     for experiment in config.experiments:
-        result[experiment.key] = _assign_one(experiment, visitor_id, path, attributes, forced)
+        result[experiment.key] = _assign_one(
+            experiment, visitor_id, path, attributes, forced, sticky or _EMPTY
+        )
     return result
 
 

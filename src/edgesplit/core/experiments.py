@@ -91,6 +91,8 @@ class Outcomes:
     bucketed: tuple[Assignment, ...]
     forced: Mapping[str, Assignment]
     """Variant key -> the assignment a forced variant gives."""
+    sticky: Mapping[str, Assignment]
+    """Variant key -> the assignment a bandit visitor keeps while weights move."""
     range_starts: tuple[float, ...]
     range_ends: tuple[float, ...]
 
@@ -103,6 +105,7 @@ class Outcomes:
             control={reason: Assignment(key, control, 0, False, reason) for reason in reasons},
             bucketed=tuple(Assignment(key, v, i, True, "bucketed") for i, v in enumerate(variant_keys)),
             forced={v: Assignment(key, v, i, False, "forced") for i, v in enumerate(variant_keys)},
+            sticky={v: Assignment(key, v, i, True, "sticky") for i, v in enumerate(variant_keys)},
             range_starts=tuple(start for start, _ in ranges),
             range_ends=tuple(end for _, end in ranges),
         )

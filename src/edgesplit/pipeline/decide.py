@@ -48,25 +48,27 @@ NO_DECISION = Decision()
 DECISION_COOKIE_REFRESH_SECONDS = 3600
 
 
+def _previous_claims(existing: str | None, keyring: Keyring, now: float) -> DecisionClaims | None:
+    """The visitor's verified decision cookie, if any (forged or expired ones count for nothing)."""
+    if not existing:
+        return None
+    current = verify_token(existing, keyring, now)
+    return current.claims if current.ok else None
+
+
 def _decision_cookie(
-    config: Config, existing: str | None, claims: DecisionClaims, keyring: Keyring, now: float
+    config: Config, previous: DecisionClaims | None, claims: DecisionClaims, keyring: Keyring, now: float
 ) -> str | None:
     """A fresh decision cookie unless the visitor's current one still says the same thing."""
     settings = config.settings
-    if existing:
-        current = verify_token(existing, keyring, now)
-        if (
-            current.ok
-            and current.claims is not None
-            and (
-                current.claims.visitor_id == claims.visitor_id
-                and dict(current.claims.assignments) == dict(claims.assignments)
-                and current.claims.held_out == claims.held_out
-                and current.claims.config_version == claims.config_version
-                and now - current.claims.issued_at < DECISION_COOKIE_REFRESH_SECONDS
-            )
-        ):
-            return None
+    if previous is not None and (
+        previous.visitor_id == claims.visitor_id
+        and dict(previous.assignments) == dict(claims.assignments)
+        and previous.held_out == claims.held_out
+        and previous.config_version == claims.config_version
+        and now - previous.issued_at < DECISION_COOKIE_REFRESH_SECONDS
+    ):
+        return None
     lasting = DecisionClaims(
         claims.visitor_id,
         claims.assignments,
@@ -103,6 +105,7 @@ def decide(
     if not config.experiments or not is_targeted(config, attributes):
         return NO_DECISION
     participation = classify(settings.policy, headers, cookies, request.platform)
+    previous: DecisionClaims | None = None
     if participation.bot:
         assignments = assign_control(config, attributes, "bot")
         visitor_id, set_cookie = "", None
@@ -111,7 +114,11 @@ def decide(
             settings.identity, cookies, headers, new_id, persist=participation.consent
         )
         visitor_id, set_cookie = identity.visitor_id, identity.set_cookie
-        assignments = assign(config, visitor_id, attributes)
+        previous = _previous_claims(cookies.get(settings.decision.cookie), keyring, now)
+        if previous is not None and previous.visitor_id != visitor_id:
+            previous = None
+        sticky = previous.assignments if previous is not None else None
+        assignments = assign(config, visitor_id, attributes, sticky)
     vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
     claims = DecisionClaims.from_assignments(
         visitor_id, assignments, config.version, now, settings.decision.ttl_seconds
@@ -124,9 +131,7 @@ def decide(
             for key, a in assignments.items()
             if a.in_experiment and a.variant is not None
         )
-        decision_cookie = _decision_cookie(
-            config, cookies.get(settings.decision.cookie), claims, keyring, now
-        )
+        decision_cookie = _decision_cookie(config, previous, claims, keyring, now)
     token = sign_token(claims, keyring)
     why = participation.why if participation.bot else ""
     return Decision(visitor_id, assignments, vector, token, set_cookie, exposures, why, decision_cookie)
