@@ -1,11 +1,12 @@
 """The Cloudflare Worker entry: translate, then hand over to the pipeline (edgesplit.edge)."""
 
+from durable_objects.counters import Counters
 from workers import WorkerEntrypoint
 
 from durable_objects.queue_shard import QueueShard
 from edgesplit.edge.worker import handle_fetch, handle_scheduled
 
-__all__ = ["Default", "QueueShard"]
+__all__ = ["Counters", "Default", "QueueShard"]
 
 
 class Default(WorkerEntrypoint):

@@ -224,9 +224,10 @@ const entryNames = pyodide.runPython("import entry; sorted(getattr(entry, '__all
 const kv = new KvNamespace();
 if (args.config) await kv.put("config.json", fs.readFileSync(args.config, "utf8"));
 const queue = new DurableObjectNamespace("QueueShard");
+const counters = new DurableObjectNamespace("Counters");
 globalThis._miniworkerd_queue = queue;
 const env = {
-  EDGESPLIT_CONFIG: kv, QUEUE: queue, EDGESPLIT_CONFIG_KEY: "config.json", EDGESPLIT_CONFIG_TTL: "1",
+  EDGESPLIT_CONFIG: kv, QUEUE: queue, COUNTERS: counters, EDGESPLIT_CONFIG_KEY: "config.json", EDGESPLIT_CONFIG_TTL: "1",
   EDGESPLIT_QUEUE_SHARDS: "4", EDGESPLIT_ORIGIN_TIMEOUT: "1",
   ...(args.origin ? { EDGESPLIT_ORIGIN: args.origin } : {}),
   ...(args.keys ? { EDGESPLIT_KEYS: fs.readFileSync(args.keys, "utf8") } : {}),
@@ -247,9 +248,16 @@ async function controls(req, url, body) {
   }
   if (route === "/cache") return { keys: [...caches.default.entries.keys()], puts: caches.default.puts, refused: caches.default.refused };
   if (route === "/kv" && req.method === "PUT") { await kv.put(url.searchParams.get("key"), body); return { ok: true }; }
+  if (route === "/kv") return { value: kv.values.get(url.searchParams.get("key")) ?? null };
   if (route === "/kv-failing") { kv.failing = url.searchParams.get("on") === "1"; return { failing: kv.failing }; }
   if (route === "/env") { env[url.searchParams.get("name")] = url.searchParams.get("value"); return { ok: true }; }
-  if (route === "/scheduled") { await bridge.call_scheduled(entry.Default, env, new ExecutionContext()); await settle(); return { ok: true }; }
+  if (route === "/scheduled") {
+    await settle();  // counts sent by earlier requests' waitUntil arrive first
+    const ctx = new ExecutionContext();
+    await bridge.call_scheduled(entry.Default, env, ctx);
+    await settle();
+    return { ok: true };
+  }
   if (route === "/python") {  // run a snippet in the Worker's interpreter (contract tests)
     const result = await pyodide.runPythonAsync(body);
     return { result: result?.toJs ? result.toJs({ dict_converter: Object.fromEntries }) : result };

@@ -7,7 +7,7 @@ from pathlib import Path
 
 def test_dry_run_validates_config_and_bindings(dry_run: tuple[Path, str]) -> None:
     _, output = dry_run
-    assert "env.QUEUE (QueueShard)" in output and "Durable Object" in output
+    assert "env.QUEUE (QueueShard)" in output and "env.COUNTERS (Counters)" in output
     assert "env.EDGESPLIT_CONFIG" in output and "KV Namespace" in output
     assert "--dry-run: exiting now." in output
 

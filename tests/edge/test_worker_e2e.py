@@ -55,7 +55,7 @@ def expected(visitor: str, path: str) -> dict[str, str]:
 
 
 def test_main_module_exports_the_entrypoint_and_durable_objects(worker: Worker) -> None:
-    assert set(worker.control("exports")["exports"]) >= {"Default", "QueueShard"}
+    assert set(worker.control("exports")["exports"]) >= {"Counters", "Default", "QueueShard"}
 
 
 def test_new_visitor_gets_a_cookie_and_a_stable_verified_assignment(worker: Worker) -> None:

@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from ..core import Keyring, KeyringError, parse_keyring_text
+from ..guardrails.recorder import CountsRecorder
 from ..pipeline import Metrics, Pipeline
 from ..pipeline.http import plain_response
 from ..queue.delivery import Breaker, DeliveryOutbox, ExposureDeduper
@@ -55,6 +56,8 @@ class _IsolateState:
         self.adapters_source: tuple[str | None, str | None] | None = None
         self.breakers: dict[str, Breaker] = {}
         self.deduper = ExposureDeduper(50_000)
+        self.recorder = CountsRecorder()
+        self.counts_flushed_at = 0.0
 
     def vendor_adapters(self, env: Any) -> dict[str, Any]:
         source = (_var(env, "EDGESPLIT_VENDORS"), _var(env, "EDGESPLIT_VENDOR_URL"))
@@ -132,7 +135,24 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
         cache=EdgeCache(background),
         metrics=state.metrics,
         admin_token=_var(env, "EDGESPLIT_ADMIN_TOKEN"),
+        observer=state.recorder if getattr(env, "COUNTERS", None) is not None else None,
     )
+
+
+COUNTS_FLUSH_SECONDS = 5.0
+
+
+def _counts_rows(state: _IsolateState, now: float, force: bool = False) -> list[list[Any]]:
+    """This isolate's counts as RPC-safe rows, every few seconds (not on every request)."""
+    if not force and now - state.counts_flushed_at < COUNTS_FLUSH_SECONDS:
+        return []
+    state.counts_flushed_at = now
+    return [[e, v, t, amounts] for e, v, t, amounts in state.recorder.drain(now)]
+
+
+def _counters(env: Any) -> Any:
+    namespace = getattr(env, "COUNTERS", None)
+    return namespace.get(namespace.idFromName("counters")) if namespace is not None else None
 
 
 async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
@@ -153,7 +173,16 @@ async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
             return to_workers_response(
                 plain_response(502, "502 Bad Gateway: the origin could not be reached.\n")
             )
-    response = await _pipeline(state, env, ctx, holder, keyring).handle(proxy_request)
+    pipeline = _pipeline(state, env, ctx, holder, keyring)
+    response = await pipeline.handle(proxy_request)
+    try:
+        counters = _counters(env)
+        rows = _counts_rows(state, time.time()) if counters is not None else []
+        if rows:
+            pipeline.background.defer(counters.add(rows))
+    except Exception as exc:  # noqa: BLE001 - counting must never cost the page
+        state.metrics.inc("edgesplit_internal_errors_total", stage="counts")
+        log.error("counts flush failed: %r", exc)
     return to_workers_response(response)
 
 
@@ -167,4 +196,11 @@ async def handle_scheduled(env: Any) -> dict[str, Any]:
     for index in range(shards):
         stub = namespace.get(namespace.idFromName(shard_name(index)))
         depths.append(await stub.kick())
-    return {"config_version": holder.current.version if holder else None, "shards": depths}
+    result: dict[str, Any] = {"config_version": holder.current.version if holder else None, "shards": depths}
+    counters = _counters(env)
+    if counters is not None:
+        rows = _counts_rows(state, time.time(), force=True)
+        if rows:
+            await counters.add(rows)
+        result["guardrails"] = await counters.update()
+    return result
