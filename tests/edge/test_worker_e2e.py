@@ -257,6 +257,23 @@ def test_scheduled_handler_runs(worker: Worker) -> None:
             "outcome = 'ok' if r['added'] == 1 else repr(r)\noutcome",
             "ok",
         ),
+        # The Cache API refuses what the real one refuses...
+        (
+            "import js\nfrom pyodide.ffi import to_js\n"
+            "def response(status, headers):\n"
+            "    return js.Response.new('x' if status != 206 else 'x', to_js({'status': status, 'headers': headers}, "
+            "dict_converter=js.Object.fromEntries))\n"
+            "outcomes = []\n"
+            "for status, headers in [(206, {'cache-control': 'max-age=60'}), (200, {'cache-control': 'max-age=60', 'vary': '*'})]:\n"
+            "    try:\n        await js.caches.default.put('http://contract.test/x', response(status, headers))\n"
+            "        outcomes.append('stored')\n    except Exception:\n        outcomes.append('refused')\n"
+            "await js.caches.default.put('http://contract.test/cookie', response(200, {'cache-control': 'max-age=60', 'set-cookie': 'a=1'}))\n"
+            "outcomes.append('skipped' if await js.caches.default.match('http://contract.test/cookie') is None else 'stored')\n"
+            "try:\n    await js.caches.default.put(js.Request.new('http://contract.test/p', to_js({'method': 'POST'}, dict_converter=js.Object.fromEntries)), response(200, {}))\n"
+            "    outcomes.append('stored')\nexcept Exception:\n    outcomes.append('refused')\n"
+            "','.join(outcomes)",
+            "refused,refused,skipped,refused",
+        ),
         # sql.exec is synchronous: it returns a cursor, not a promise.
         (
             "import js\ncursor = js._miniworkerd_queue.get(js._miniworkerd_queue.idFromName('sync')).constructor\n"

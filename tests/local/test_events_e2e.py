@@ -234,3 +234,54 @@ async def test_track_refuses_other_methods_and_huge_bodies(events: EventStack) -
         assert resp.status == 405
     async with events.client.post(events.base + "/__edgesplit/track", data=b"x" * 20000) as resp:
         assert resp.status == 413
+
+
+async def test_fan_out_to_webhook_posthog_and_segment_each_in_its_format(tmp_path: Path) -> None:
+    origin = TestOrigin()
+    sims = {name: VendorSimulator() for name in ("webhook", "posthog", "segment")}
+    runners = [await start_app(origin.app())] + [await start_app(sim.app()) for sim in sims.values()]
+    ports = [port for _, port in runners]
+    vendors = [
+        {
+            "name": "warehouse",
+            "kind": "webhook",
+            "url": f"http://127.0.0.1:{ports[1]}/batch",
+            "auth_header": "authorization",
+            "auth_value": "Bearer t",
+        },
+        {
+            "name": "posthog",
+            "kind": "posthog",
+            "api_key": "phc_test",
+            "host": f"http://127.0.0.1:{ports[2]}/posthog",
+        },
+        {
+            "name": "segment",
+            "kind": "segment",
+            "write_key": "wk",
+            "host": f"http://127.0.0.1:{ports[3]}/segment",
+        },
+    ]
+    options = ProxyOptions(
+        origin=f"http://127.0.0.1:{ports[0]}", port=0, vendors=vendors, queue_dir=str(tmp_path)
+    )
+    service = ProxyService(options, CONFIG_OBJ, KEYRING)
+    await service.start()
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as client:
+            for n in range(10):
+                async with client.get(
+                    f"http://127.0.0.1:{service.port}/page/shop-fan",
+                    headers={**BROWSER, "Cookie": f"edgesplit_id=fan-{n:04d}"},
+                ) as resp:
+                    await resp.read()
+        deadline = time.monotonic() + 10
+        while any(len(sim.events) < 20 for sim in sims.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for name, sim in sims.items():
+            assert len(sim.events) == 20 and sim.requests[f"format:{name}"] >= 1, (name, sim.stats())
+            assert sum(sim.stats()["exposures"]["hero"].values()) == 10
+    finally:
+        await service.stop()
+        for runner, _ in runners:
+            await runner.cleanup()
