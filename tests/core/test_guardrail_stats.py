@@ -45,57 +45,48 @@ def test_beta_moments_match_scipy_and_samples() -> None:
     assert abs(mean - beta_mean(30, 70)) < 5 * math.sqrt(beta_variance(30, 70) / len(samples))
 
 
-@pytest.mark.slow
-def test_a_a_experiments_monitored_continuously_are_paused_at_most_alpha_of_the_time() -> None:
+def _pauses(
+    rate_a: float,
+    rate_b: float,
+    experiments: int,
+    looks: int,
+    per_look: int,
+    settings: GuardrailSettings,
+    seed: int,
+) -> list[int]:
+    """Simulate experiments monitored after every look; per-arm sample sizes at each pause."""
     numpy = pytest.importorskip("numpy")
-    generator = numpy.random.default_rng(2026)
-    settings = GuardrailSettings(alpha=0.05, min_sample=500, metrics=("conversion",), tau=0.01)
-    paused = 0
-    experiments, looks, per_look, rate = 1000, 40, 500, 0.05
-    conv_a = generator.binomial(per_look, rate, size=(experiments, looks)).cumsum(axis=1)
-    conv_b = generator.binomial(per_look, rate, size=(experiments, looks)).cumsum(axis=1)
+    generator = numpy.random.default_rng(seed)
+    conv_a = generator.binomial(per_look, rate_a, size=(experiments, looks)).cumsum(axis=1)
+    conv_b = generator.binomial(per_look, rate_b, size=(experiments, looks)).cumsum(axis=1)
+    paused_at = []
     for e in range(experiments):
         previous: dict[str, float] = {}
         for look in range(looks):
             n = (look + 1) * per_look
-            verdict = evaluate_guardrails(
-                [("a", 0.5), ("b", 0.5)],
-                {"a": Totals(n, int(conv_a[e, look])), "b": Totals(n, int(conv_b[e, look]))},
-                settings,
-                previous,
-            )
+            totals = {"a": Totals(n, int(conv_a[e, look])), "b": Totals(n, int(conv_b[e, look]))}
+            verdict = evaluate_guardrails([("a", 0.5), ("b", 0.5)], totals, settings, previous)
             previous = verdict.p_values
             if verdict.pause_reason:
-                paused += 1
+                paused_at.append(n)
                 break
+    return sorted(paused_at)
+
+
+@pytest.mark.slow
+def test_a_a_experiments_monitored_continuously_are_paused_at_most_alpha_of_the_time() -> None:
+    settings = GuardrailSettings(alpha=0.05, min_sample=500, metrics=("conversion",), tau=0.01)
+    experiments, looks = 1000, 40
+    paused = len(_pauses(0.05, 0.05, experiments, looks, 500, settings, seed=2026))
     print(f"A/A: {paused} of {experiments} paused wrongly over {looks} looks (alpha {settings.alpha})")
     assert paused / experiments <= settings.alpha
 
 
 @pytest.mark.slow
 def test_a_ten_percent_relative_regression_at_five_percent_is_caught() -> None:
-    numpy = pytest.importorskip("numpy")
-    generator = numpy.random.default_rng(7)
     settings = GuardrailSettings(alpha=0.05, min_sample=1000, metrics=("conversion",), tau=0.005)
-    experiments, looks, per_look = 100, 120, 2500
-    conv_a = generator.binomial(per_look, 0.05, size=(experiments, looks)).cumsum(axis=1)
-    conv_b = generator.binomial(per_look, 0.045, size=(experiments, looks)).cumsum(axis=1)
-    caught_at = []
-    for e in range(experiments):
-        previous: dict[str, float] = {}
-        for look in range(looks):
-            n = (look + 1) * per_look
-            verdict = evaluate_guardrails(
-                [("a", 0.5), ("b", 0.5)],
-                {"a": Totals(n, int(conv_a[e, look])), "b": Totals(n, int(conv_b[e, look]))},
-                settings,
-                previous,
-            )
-            previous = verdict.p_values
-            if verdict.pause_reason:
-                caught_at.append(n)
-                break
-    caught_at.sort()
+    experiments = 100
+    caught_at = _pauses(0.05, 0.045, experiments, 120, 2500, settings, seed=7)
     print(
         f"5.0% vs 4.5%: caught in {len(caught_at)} of {experiments}; visitors per arm at the pause: "
         f"median {caught_at[len(caught_at) // 2] if caught_at else None}, "
