@@ -23,8 +23,6 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from servers import CONFIG, KEYRING, TestOrigin, start_app  # noqa: E402
-
 from edgesplit import load_config  # noqa: E402
 from edgesplit.local.queue_runner import SqliteSql  # noqa: E402
 from edgesplit.local.service import ProxyOptions, ProxyService  # noqa: E402
@@ -32,6 +30,7 @@ from edgesplit.local.vendor_sim import VendorSimulator  # noqa: E402
 from edgesplit.queue.drain import DrainPolicy, drain_shard  # noqa: E402
 from edgesplit.queue.store import QueueStore  # noqa: E402
 from edgesplit.vendors import SendResult, WebhookAdapter  # noqa: E402
+from servers import CONFIG, KEYRING, TestOrigin, start_app  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -43,8 +42,10 @@ async def latencies(client: aiohttp.ClientSession, base: str, count: int, prefix
     timings = []
     for n in range(count):
         started = time.perf_counter()
-        async with client.get(f"{base}/page/shop-{n % 5}", headers={"Cookie": f"edgesplit_id={prefix}-{n:06d}",
-                                                                     "User-Agent": "Mozilla/5.0"}) as resp:
+        async with client.get(
+            f"{base}/page/shop-{n % 5}",
+            headers={"Cookie": f"edgesplit_id={prefix}-{n:06d}", "User-Agent": "Mozilla/5.0"},
+        ) as resp:
             await resp.read()
         timings.append(time.perf_counter() - started)
     return timings
@@ -55,8 +56,12 @@ async def request_path(count: int) -> dict[str, float]:
     origin_runner, origin_port = await start_app(origin.app())
     vendor_runner, vendor_port = await start_app(vendor.app())
     with tempfile.TemporaryDirectory() as queue_dir:
-        options = ProxyOptions(origin=f"http://127.0.0.1:{origin_port}", port=0,
-                               vendor_url=f"http://127.0.0.1:{vendor_port}/batch", queue_dir=queue_dir)
+        options = ProxyOptions(
+            origin=f"http://127.0.0.1:{origin_port}",
+            port=0,
+            vendor_url=f"http://127.0.0.1:{vendor_port}/batch",
+            queue_dir=queue_dir,
+        )
         service = ProxyService(options, load_config(CONFIG), KEYRING)
         await service.start()
         base = f"http://127.0.0.1:{service.port}"
@@ -67,18 +72,24 @@ async def request_path(count: int) -> dict[str, float]:
             down = await latencies(client, base, count, "down")
             vendor.mode = "healthy"
             deadline = time.monotonic() + 60
-            while service.queue and sum(v.get("depth", 0) for s in service.queue.stats().values()
-                                        for v in s.values()) and time.monotonic() < deadline:
+            while (
+                service.queue
+                and sum(v.get("depth", 0) for s in service.queue.stats().values() for v in s.values())
+                and time.monotonic() < deadline
+            ):
                 await asyncio.sleep(0.1)
         await service.stop()
     await vendor_runner.cleanup()
     await origin_runner.cleanup()
     return {
-        "healthy_p50_ms": statistics.median(healthy) * 1000, "healthy_p99_ms": percentile(healthy, 0.99) * 1000,
-        "down_p50_ms": statistics.median(down) * 1000, "down_p99_ms": percentile(down, 0.99) * 1000,
+        "healthy_p50_ms": statistics.median(healthy) * 1000,
+        "healthy_p99_ms": percentile(healthy, 0.99) * 1000,
+        "down_p50_ms": statistics.median(down) * 1000,
+        "down_p99_ms": percentile(down, 0.99) * 1000,
         "p50_ratio_down_over_healthy": statistics.median(down) / statistics.median(healthy),
         "p99_ratio_down_over_healthy": percentile(down, 0.99) / percentile(healthy, 0.99),
-        "events_received_unique": len(vendor.events), "vendor_duplicates": vendor.duplicates,
+        "events_received_unique": len(vendor.events),
+        "vendor_duplicates": vendor.duplicates,
     }
 
 
@@ -86,13 +97,22 @@ async def queue_rates(events: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as directory:
         sql = SqliteSql(os.path.join(directory, "shard.sqlite3"))
         store = QueueStore(sql)
-        batch = [{"id": f"{n:032x}", "type": "exposure", "visitor_id": f"v{n}", "experiment": "hero",
-                  "variant": "bold", "config_version": "bench", "timestamp": "2026-11-24T00:00:00.000Z"}
-                 for n in range(events)]
+        batch = [
+            {
+                "id": f"{n:032x}",
+                "type": "exposure",
+                "visitor_id": f"v{n}",
+                "experiment": "hero",
+                "variant": "bold",
+                "config_version": "bench",
+                "timestamp": "2026-11-24T00:00:00.000Z",
+            }
+            for n in range(events)
+        ]
         started = time.perf_counter()
         for start in range(0, events, 20):  # 20 events a commit, as a burst of requests produces
             with sql.transaction():
-                store.enqueue("v", batch[start:start + 20], 0.0)
+                store.enqueue("v", batch[start : start + 20], 0.0)
         enqueue_seconds = time.perf_counter() - started
 
         async def accept(request: object) -> SendResult:
@@ -109,7 +129,9 @@ async def queue_rates(events: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=600)
     parser.add_argument("--queue-events", type=int, default=20_000)
     parser.add_argument("--json", help="also write the results to this file")

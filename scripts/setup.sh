@@ -24,7 +24,8 @@ ln -sf "$node_bin" .venv/bin/node
 export PATH="$PWD/.venv/bin:$PATH"
 # `npm install`, not `npm ci`: registries that lack other platforms' optional binaries (workerd for
 # macOS and Windows) leave them out of the lock file, which `npm ci` then rejects.
-npm install --no-audit --no-fund --loglevel=error
+# Artillery pulls Playwright, whose install would download a browser: load runs need none.
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
 
 # The Worker bundle's vendored SDK (what `pywrangler sync` does where a Pyodide index is reachable).
 if [ ! -f python_modules/workers/__init__.py ]; then

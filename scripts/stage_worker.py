@@ -22,8 +22,12 @@ def main() -> None:
     elif TARGET.exists():
         shutil.rmtree(TARGET)
     shutil.copytree(SOURCE, TARGET, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (TARGET / "GENERATED").write_text("Copied from ../../durable_objects by scripts/stage_worker.py; edit there.\n")
-    print(f"staged {sum(1 for _ in TARGET.rglob('*.py'))} Durable Object modules into {TARGET.relative_to(ROOT)}")
+    (TARGET / "GENERATED").write_text(
+        "Copied from ../../durable_objects by scripts/stage_worker.py; edit there.\n"
+    )
+    print(
+        f"staged {sum(1 for _ in TARGET.rglob('*.py'))} Durable Object modules into {TARGET.relative_to(ROOT)}"
+    )
 
 
 if __name__ == "__main__":

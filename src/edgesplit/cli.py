@@ -136,8 +136,20 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def _run(main: Any) -> None:
+    """asyncio.run on uvloop when it is installed (the proxy extra brings it on Linux/macOS)."""
     import asyncio
+
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
 
     from .local.service import ProxyOptions, ProxyService, serve_forever
 
@@ -168,17 +180,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         preserve_host=args.preserve_host,
         access_log=args.access_log,
     )
-    asyncio.run(serve_forever(ProxyService(options, config, keyring)))
+    _run(serve_forever(ProxyService(options, config, keyring)))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import asyncio
 
     from .demo.run import run_demo
 
     _setup_logging(args.log_level)
-    asyncio.run(run_demo(args.host, args.port, args.origin_port, args.vendor_port))
+    _run(run_demo(args.host, args.port, args.origin_port, args.vendor_port))
     return 0
 
 

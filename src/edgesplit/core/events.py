@@ -29,9 +29,11 @@ def exposure_event(
     config_version: str,
     now: float,
     window_seconds: int,
+    timestamp: str | None = None,
 ) -> dict[str, Any]:
     """One exposure. Its key is the same for every exposure of this visitor to this variant
-    within one dedup window, so repeats inside the window collapse downstream."""
+    within one dedup window, so repeats inside the window collapse downstream. ``timestamp``
+    is ``utc_iso(now)`` when the caller has computed it already."""
     window = int(now // window_seconds) if window_seconds > 0 else int(now * 1000)
     return {
         "type": "exposure",
@@ -40,5 +42,5 @@ def exposure_event(
         "experiment": experiment,
         "variant": variant,
         "config_version": config_version,
-        "timestamp": utc_iso(now),
+        "timestamp": timestamp or utc_iso(now),
     }

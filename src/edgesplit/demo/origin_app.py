@@ -78,9 +78,19 @@ async def _render(request: web.Request) -> web.Response:
     )
 
 
+async def _static(request: web.Request) -> web.Response:
+    """A page no experiment targets: passes through edgesplit untouched, cached for an hour."""
+    return web.Response(
+        text="body{font-family:system-ui,sans-serif}\n",
+        content_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
 def make_origin_app(keyring: Keyring, decision_header: str) -> web.Application:
     app = web.Application()
     app[KEYRING_KEY] = keyring
     app[HEADER_KEY] = decision_header
+    app.router.add_get("/static/{name}", _static)
     app.router.add_get("/{tail:.*}", _render)
     return app

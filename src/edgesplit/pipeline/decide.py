@@ -20,7 +20,7 @@ from ..core import (
     sign_token,
     verify_token,
 )
-from ..core.events import exposure_event
+from ..core.events import exposure_event, utc_iso
 from .attributes import RequestAttributes
 from .cookies import format_set_cookie
 from .http import Headers, ProxyRequest
@@ -126,8 +126,11 @@ def decide(
     exposures: tuple[dict[str, Any], ...] = ()
     decision_cookie = None
     if participation.consent and not participation.bot:
+        timestamp = utc_iso(now)  # once per request, not per exposure
         exposures = tuple(
-            exposure_event(visitor_id, key, a.variant, config.version, now, exposure_window_seconds)
+            exposure_event(
+                visitor_id, key, a.variant, config.version, now, exposure_window_seconds, timestamp
+            )
             for key, a in assignments.items()
             if a.in_experiment and a.variant is not None
         )

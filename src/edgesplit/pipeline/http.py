@@ -60,7 +60,8 @@ class Headers:
 
     def remove(self, *names: str) -> None:
         doomed = {name.lower() for name in names}
-        self._items = [(key, value) for key, value in self._items if key not in doomed]
+        if any(key in doomed for key, _ in self._items):
+            self._items = [(key, value) for key, value in self._items if key not in doomed]
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
