@@ -5,14 +5,12 @@ bundled main module the same way.)"""
 from __future__ import annotations
 
 import importlib
-import os
 import random
-import secrets
 import sys
-import time
-import uuid
 
 import pytest
+
+from edgesplit.snapshot_guard import entropy_forbidden
 
 EDGE_MODULES = [
     "edgesplit",
@@ -29,22 +27,11 @@ EDGE_MODULES = [
 
 
 def test_edge_modules_import_with_entropy_and_clock_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    def forbidden(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("entropy or clock used at import time")
-
-    for module, name in [
-        (random, "random"),
-        (random, "getrandbits"),
-        (os, "urandom"),
-        (secrets, "token_bytes"),
-        (secrets, "token_urlsafe"),
-        (time, "time"),
-        (time, "monotonic"),
-        (uuid, "uuid4"),
-    ]:
-        monkeypatch.setattr(module, name, forbidden)
     for name in list(sys.modules):
         if name == "edgesplit" or name.startswith("edgesplit."):
             monkeypatch.delitem(sys.modules, name)
-    for name in EDGE_MODULES:
-        importlib.import_module(name)
+    with entropy_forbidden():
+        for name in EDGE_MODULES:
+            importlib.import_module(name)
+    with entropy_forbidden(), pytest.raises(RuntimeError, match="snapshot forbids"):
+        random.random()  # the guard itself works

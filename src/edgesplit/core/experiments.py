@@ -111,6 +111,15 @@ class Outcomes:
         )
 
 
+def _key(reader: Reader, obj: Mapping[str, Any], path: str) -> str | None:
+    """The ``key`` field of an experiment or variant (its absence is reported as required)."""
+    if "key" not in obj:
+        return None
+    return reader.expect_str(
+        obj["key"], child_path(path, "key"), max_length=64, pattern=KEY_PATTERN, pattern_help=KEY_HELP
+    )
+
+
 def _variants(reader: Reader, value: Any, path: str) -> list[tuple[str, float]] | None:
     items = reader.expect_list(value, path, min_items=2, max_items=MAX_VARIANTS)
     if items is None:
@@ -124,17 +133,7 @@ def _variants(reader: Reader, value: Any, path: str) -> list[tuple[str, float]] 
         if obj is None:
             ok = False
             continue
-        key = (
-            reader.expect_str(
-                obj.get("key"),
-                child_path(here, "key"),
-                max_length=64,
-                pattern=KEY_PATTERN,
-                pattern_help=KEY_HELP,
-            )
-            if "key" in obj
-            else None
-        )
+        key = _key(reader, obj, here)
         weight = reader.expect_number(obj.get("weight", 1), child_path(here, "weight"), minimum=0)
         if key is not None and key in seen:
             reader.fail(child_path(here, "key"), f"duplicates {path}[{seen[key]}].key {key!r}")
@@ -214,17 +213,7 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
     obj = reader.expect_object(value, path, required=("key", "variants"), optional=_EXPERIMENT_FIELDS)
     if obj is None:
         return None
-    key = (
-        reader.expect_str(
-            obj.get("key"),
-            child_path(path, "key"),
-            max_length=64,
-            pattern=KEY_PATTERN,
-            pattern_help=KEY_HELP,
-        )
-        if "key" in obj
-        else None
-    )
+    key = _key(reader, obj, path)
     variants = _variants(reader, obj["variants"], child_path(path, "variants")) if "variants" in obj else None
     coverage = reader.expect_number(
         obj.get("coverage", 1), child_path(path, "coverage"), minimum=0, maximum=1

@@ -1,11 +1,6 @@
 """How the harness calls into Python: entrypoints, Durable Object RPC, alarms."""
 
 import importlib
-import os
-import random
-import secrets
-import time
-import uuid
 
 from workers import Request, python_from_rpc, python_to_rpc
 
@@ -13,28 +8,10 @@ from workers import Request, python_from_rpc, python_to_rpc
 def import_entry_with_entropy_forbidden(name="entry"):
     """Import the main module (and so every edge module) with randomness and the clock raising,
     as workerd's snapshot does at deploy time."""
+    from edgesplit.snapshot_guard import entropy_forbidden
 
-    def forbidden(*args, **kwargs):
-        raise RuntimeError("entropy or clock used at import time")
-
-    saved = [
-        (random, "random"),
-        (random, "getrandbits"),
-        (os, "urandom"),
-        (secrets, "token_bytes"),
-        (secrets, "token_urlsafe"),
-        (time, "time"),
-        (time, "monotonic"),
-        (uuid, "uuid4"),
-    ]
-    originals = [(module, attr, getattr(module, attr)) for module, attr in saved]
-    for module, attr, _ in originals:
-        setattr(module, attr, forbidden)
-    try:
+    with entropy_forbidden():
         return importlib.import_module(name)
-    finally:
-        for module, attr, original in originals:
-            setattr(module, attr, original)
 
 
 async def call_fetch(cls, js_request, env, ctx):
