@@ -3,9 +3,10 @@
     .venv/bin/python scripts/loadrun.py steady|vendor-outage|cache [--rate N --duration S]
                                        [--target URL] [--no-baseline] [--report DIR]
 
-Without --target, the demo stack comes up on 127.0.0.1 (origin, vendor simulator, proxy) and
-goes down after the run. `steady` first runs the same load against the origin directly (the
-baseline, same rate, same run) and prints the latency the proxy adds. `vendor-outage` takes the
+Without --target, the demo's origin and vendor simulator come up on 127.0.0.1 in one process
+and `edgesplit serve` in another, and go down after the run. `steady` first runs the same load
+against the origin directly (the baseline, same rate, same run) and prints the latency the
+proxy adds. `vendor-outage` takes the
 vendor down for the middle third, brings it back, waits for the queue to drain and checks that
 the vendor has every exposure the proxy emitted, once. Exits non-zero when artillery's ensure
 thresholds or these checks fail.
@@ -28,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTILLERY = ROOT / "node_modules" / ".bin" / "artillery"
+DEMO_CONFIG = ROOT / "src" / "edgesplit" / "demo" / "config.json"
 
 
 def free_port() -> int:
@@ -58,43 +60,85 @@ def metric(text: str, name: str) -> float:
 
 
 class DemoStack:
+    """The demo's origin and vendor simulator in one process, and the proxy in another (as it
+    would run in front of a real origin), sharing one signing keyring."""
+
     def __init__(self, log_dir: Path) -> None:
-        self.ports = [free_port() for _ in range(3)]
-        self.proxy, self.origin, self.vendor = (f"http://127.0.0.1:{p}" for p in self.ports)
-        self.log = (log_dir / "demo.log").open("w")
-        env = {**os.environ, "PATH": str(ROOT / ".venv" / "bin") + os.pathsep + os.environ["PATH"]}
-        self.process = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "edgesplit"),
-                "demo",
-                "--port",
-                str(self.ports[0]),
-                "--origin-port",
-                str(self.ports[1]),
-                "--vendor-port",
-                str(self.ports[2]),
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
+        self.ports = [free_port() for _ in range(4)]
+        demo_proxy = self.ports[3]  # the demo's own proxy stays idle
+        self.proxy, self.origin, self.vendor = (f"http://127.0.0.1:{p}" for p in self.ports[:3])
+        bin_dir = ROOT / ".venv" / "bin"
+        env = {**os.environ, "PATH": str(bin_dir) + os.pathsep + os.environ["PATH"]}
+        keys = log_dir / "keys.json"
+        keys.write_text(
+            subprocess.run(
+                [str(bin_dir / "edgesplit"), "keys", "generate"], capture_output=True, text=True, check=True
+            ).stdout
         )
+        self.logs = [(log_dir / "backends.log").open("w"), (log_dir / "proxy.log").open("w")]
+        self.processes = [
+            subprocess.Popen(
+                [
+                    str(bin_dir / "edgesplit"),
+                    "demo",
+                    "--port",
+                    str(demo_proxy),
+                    "--origin-port",
+                    str(self.ports[1]),
+                    "--vendor-port",
+                    str(self.ports[2]),
+                    "--keys",
+                    str(keys),
+                ],
+                stdout=self.logs[0],
+                stderr=subprocess.STDOUT,
+                env=env,
+            ),
+            subprocess.Popen(
+                [
+                    str(bin_dir / "edgesplit"),
+                    "serve",
+                    "--config",
+                    str(DEMO_CONFIG),
+                    "--origin",
+                    self.origin,
+                    "--port",
+                    str(self.ports[0]),
+                    "--keys",
+                    str(keys),
+                    "--vendor-url",
+                    f"{self.vendor}/batch",
+                    "--queue-dir",
+                    str(log_dir / "state"),
+                    "--log-level",
+                    "warning",
+                ],
+                stdout=self.logs[1],
+                stderr=subprocess.STDOUT,
+                env=env,
+            ),
+        ]
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                get(f"{self.proxy}/__edgesplit/health")
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise SystemExit("the demo stack did not start; see demo.log") from None
-                time.sleep(0.2)
+        for url in (f"http://127.0.0.1:{demo_proxy}/__edgesplit/health", f"{self.proxy}/__edgesplit/health"):
+            while True:
+                try:
+                    get(url)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
+                        raise SystemExit(f"the load-run stack did not start; see {log_dir}") from None
+                    time.sleep(0.2)
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+        for process in self.processes:
+            process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in self.logs:
+            log.close()
 
 
 def artillery(scenario: str, target: str, rate: int | None, duration: int | None, report: Path) -> dict:

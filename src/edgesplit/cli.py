@@ -189,7 +189,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo.run import run_demo
 
     _setup_logging(args.log_level)
-    _run(run_demo(args.host, args.port, args.origin_port, args.vendor_port))
+    keyring = _keyring(args.keys) if args.keys else None
+    _run(run_demo(keyring, args.host, args.port, args.origin_port, args.vendor_port))
     return 0
 
 
@@ -430,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="proxy port (default 8080; 0 picks a free one)")
     demo.add_argument("--origin-port", type=int, default=8081)
     demo.add_argument("--vendor-port", type=int, default=8082)
+    demo.add_argument("--keys", help="keyring JSON file (default: a fresh random key for this run)")
     demo.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"))
     demo.set_defaults(run=cmd_demo)
 

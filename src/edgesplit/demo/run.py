@@ -31,6 +31,7 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
 
 
 async def run_demo(
+    keyring: Keyring | None = None,
     host: str = "127.0.0.1",
     port: int = 8080,
     origin_port: int = 8081,
@@ -38,8 +39,9 @@ async def run_demo(
     config_path: str = DEMO_CONFIG_PATH,
 ) -> None:
     config = load_config(config_path)
-    # A fresh key for this run: the demo origin verifies with the same keyring the proxy signs with.
-    keyring = Keyring((HmacKey("demo", secrets.token_bytes(32)),))
+    # A fresh key for this run unless one is given: the demo origin verifies with the keyring
+    # the proxy signs with.
+    keyring = keyring or Keyring((HmacKey("demo", secrets.token_bytes(32)),))
     vendor = VendorSimulator()
     origin_runner, origin_port = await _start(
         make_origin_app(keyring, config.settings.decision.header), host, origin_port

@@ -218,10 +218,14 @@ class LocalQueue:
 
     async def _drain(self, index: int) -> None:
         store = self.stores[index]
-        store.set_alarm_at(None)
+
+        async def offload(function: Any, *args: Any) -> Any:
+            return await asyncio.to_thread(self._locked, index, function, *args)
+
+        await offload(store.set_alarm_at, None)
         try:
             next_at = await drain_shard(
-                store, self.adapters, self.send, self.clock.now(), self.rng, self.policy
+                store, self.adapters, self.send, self.clock.now(), self.rng, self.policy, offload
             )
         except Exception:  # noqa: BLE001 - like a DO alarm: retry later, never lose the events
             log.exception("queue shard %d drain failed; retrying in 5 s", index)

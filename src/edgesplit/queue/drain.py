@@ -26,6 +26,7 @@ from .store import Bounds, QueueStore
 __all__ = ["DrainPolicy", "backoff_seconds", "drain_shard"]
 
 Send = Callable[[VendorRequest], Awaitable[SendResult]]
+Offload = Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,10 @@ def backoff_seconds(attempts: int, policy: DrainPolicy, rng: random.Random) -> f
     return max(0.1, rng.uniform(0, ceiling))
 
 
+async def _inline(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
 async def drain_shard(
     store: QueueStore,
     adapters: Mapping[str, Any],
@@ -50,37 +55,41 @@ async def drain_shard(
     now: float,
     rng: random.Random,
     policy: DrainPolicy | None = None,
+    offload: Offload = _inline,
 ) -> float | None:
+    """``offload`` runs each storage call and each batch's encoding: inline at the edge (a
+    Durable Object's storage is synchronous and local), in a worker thread in the self-hosted
+    proxy, so the request path's event loop never waits on SQLite or on JSON."""
     policy = policy or DrainPolicy()
     wake_at: list[float] = []
-    for vendor in store.pending_vendors():
+    for vendor in await offload(store.pending_vendors):
         adapter = adapters.get(vendor)
         if adapter is None:
             continue  # not configured any more: its events wait, visible in the stats
-        state = store.state(vendor)
+        state = await offload(store.state, vendor)
         if now < state.next_attempt_at:
             wake_at.append(state.next_attempt_at)
             continue
-        store.expire(vendor, now, policy.bounds.max_age_seconds)
+        await offload(store.expire, vendor, now, policy.bounds.max_age_seconds)
         failed = False
         for _ in range(policy.batches_per_run):
-            rows = store.oldest(vendor, adapter.max_batch_events)
+            rows = await offload(store.oldest, vendor, adapter.max_batch_events)
             if not rows:
                 break
-            split = split_batches(adapter, [event for _, event in rows])
+            split = await offload(split_batches, adapter, [event for _, event in rows])
             for event_id, reason in split.too_large:
-                store.dead_letter(vendor, [event_id], reason, now)
+                await offload(store.dead_letter, vendor, [event_id], reason, now)
             for request in split.requests:
                 outcome = classify(await send(request))
                 if outcome.kind == "delivered":
-                    store.acknowledge(vendor, request.event_ids)
+                    await offload(store.acknowledge, vendor, request.event_ids)
                 elif outcome.kind == "dead":
-                    store.dead_letter(vendor, request.event_ids, outcome.reason, now)
+                    await offload(store.dead_letter, vendor, request.event_ids, outcome.reason, now)
                 else:
                     attempts = state.attempts + 1
                     delay = max(backoff_seconds(attempts, policy, rng), outcome.retry_after or 0.0)
-                    store.count_retry(vendor, len(request.event_ids))
-                    store.set_state(vendor, attempts, now + delay, outcome.reason)
+                    await offload(store.count_retry, vendor, len(request.event_ids))
+                    await offload(store.set_state, vendor, attempts, now + delay, outcome.reason)
                     wake_at.append(now + delay)
                     failed = True
                     break
@@ -88,7 +97,7 @@ async def drain_shard(
                 break
         if not failed:
             if state.attempts or state.last_error:
-                store.set_state(vendor, 0, 0.0, "")
-            if store.count(vendor):
+                await offload(store.set_state, vendor, 0, 0.0, "")
+            if await offload(store.count, vendor):
                 wake_at.append(now + policy.pace_seconds)
     return min(wake_at) if wake_at else None
