@@ -14,13 +14,13 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import aiohttp
 import pytest
-from servers import CONFIG, KEYRING
 
 from edgesplit import load_config
 from edgesplit.core import assign
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
 from edgesplit.origin import WSGI_KEY, EdgesplitMiddleware, EdgesplitWSGIMiddleware, variant
+from servers import CONFIG, KEYRING
 
 flask = pytest.importorskip("flask")
 starlette_applications = pytest.importorskip("starlette.applications")
