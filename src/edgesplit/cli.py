@@ -154,9 +154,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .local.service import ProxyOptions, ProxyService, serve_forever
 
     _setup_logging(args.log_level)
+    import logging
+
+    from .core import parse_config
     from .queue.store import Bounds
 
-    config = load_config(args.config)
+    config_failed = False
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        if args.strict_config:
+            raise
+        # Fail open: pass every request through untouched until the file is fixed (it is watched).
+        logging.getLogger("edgesplit.serve").error(
+            "config %s unusable, serving without experiments until it is fixed:\n%s", args.config, exc
+        )
+        config = parse_config({"schema_version": 1, "version": "unavailable", "experiments": []})
+        config_failed = True
     keyring = _keyring(args.keys)
     vendors = []
     if args.vendors:
@@ -180,7 +194,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         preserve_host=args.preserve_host,
         access_log=args.access_log,
     )
-    _run(serve_forever(ProxyService(options, config, keyring)))
+    service = ProxyService(options, config, keyring)
+    if config_failed:
+        service.metrics.inc("edgesplit_internal_errors_total", stage="config")
+    _run(serve_forever(service))
     return 0
 
 
@@ -417,6 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the client's Host header to the origin (default: the origin's own host)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--strict-config",
+        action="store_true",
+        help="refuse to start on a missing or invalid config (default: start without "
+        "experiments, pass requests through, and pick the file up once it is valid)",
+    )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     serve.set_defaults(run=cmd_serve)
 

@@ -108,11 +108,11 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert "edgesplit proxy on http://127.0.0.1" in err and "shutting down" in err
 
 
-def test_serve_refuses_a_bad_config_at_start(tmp_path: Path) -> None:
+def test_serve_with_strict_config_refuses_a_bad_config_at_start(tmp_path: Path) -> None:
     config = tmp_path / "config.json"
     config.write_text('{"schema_version": 1}')
     result = subprocess.run(
-        [EDGESPLIT, "serve", "--config", str(config), "--origin", "http://127.0.0.1:9"],
+        [EDGESPLIT, "serve", "--config", str(config), "--origin", "http://127.0.0.1:9", "--strict-config"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -120,6 +120,47 @@ def test_serve_refuses_a_bad_config_at_start(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "version: is required" in result.stderr and "experiments: is required" in result.stderr
+
+
+def test_serve_fails_open_on_a_missing_config_and_picks_it_up_later(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"  # does not exist yet
+    keys = tmp_path / "keys.json"
+    keys.write_text(
+        subprocess.run([EDGESPLIT, "keys", "generate"], capture_output=True, text=True, check=True).stdout
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            EDGESPLIT,
+            "serve",
+            "--config",
+            str(config),
+            "--origin",
+            "http://127.0.0.1:9",
+            "--port",
+            str(port),
+            "--keys",
+            str(keys),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health = json.loads(wait_for(f"http://127.0.0.1:{port}/__edgesplit/health"))
+        assert health["config_version"] == "unavailable" and health["experiments"] == 0
+        metrics = wait_for(f"http://127.0.0.1:{port}/__edgesplit/metrics").decode()
+        assert 'edgesplit_internal_errors_total{stage="config"} 1' in metrics
+        config.write_text(json.dumps({"schema_version": 1, "version": "fixed", "experiments": []}))
+        deadline = time.monotonic() + 10
+        while (
+            json.loads(wait_for(f"http://127.0.0.1:{port}/__edgesplit/health"))["config_version"] != "fixed"
+        ):
+            assert time.monotonic() < deadline, "the fixed config was not picked up"
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=15)
+    assert "serving without experiments until it is fixed" in err
 
 
 @pytest.mark.parametrize("command", [["serve", "--help"], ["demo", "--help"], ["--help"]])

@@ -74,3 +74,47 @@ async def test_new_visitor_on_a_cache_hit_still_gets_a_cookie(stack: Stack) -> N
         if resp.headers["x-edgesplit-cache"] == "HIT":
             break
     assert resp.headers["x-edgesplit-cache"] == "HIT" and "edgesplit_id=" in resp.headers["Set-Cookie"]
+
+
+async def test_a_failing_queue_drops_events_counted_and_requests_still_served(tmp_path) -> None:  # noqa: ANN001
+    from edgesplit.queue.delivery import DeliveryOutbox
+    from edgesplit.vendors import SendResult, WebhookAdapter
+
+    class BrokenQueue:
+        async def enqueue(self, vendor, events):  # noqa: ANN001
+            raise OSError("disk full")
+
+        async def dead_letter(self, vendor, events, reason):  # noqa: ANN001
+            raise OSError("disk full")
+
+    async def vendor_down(request):  # noqa: ANN001
+        return SendResult(None, None, "connection refused")
+
+    from edgesplit.local.runtime import SystemClock, TaskBackground
+    from edgesplit.pipeline import Metrics
+
+    metrics, background = Metrics(), TaskBackground()
+    outbox = DeliveryOutbox(
+        {"v": WebhookAdapter("http://vendor.invalid/b", name="v")},
+        vendor_down,
+        BrokenQueue(),
+        background,
+        SystemClock(),
+        metrics,
+        linger_seconds=0,
+    )
+    outbox.submit(
+        [
+            {
+                "id": f"e{n}",
+                "type": "exposure",
+                "visitor_id": "x",
+                "experiment": "hero",
+                "variant": "a",
+                "timestamp": "2026-11-24T00:00:00.000Z",
+            }
+            for n in range(3)
+        ]
+    )
+    await background.drain()
+    assert metrics.value("edgesplit_events_dropped_total", vendor="v", reason="queue_unavailable") == 3

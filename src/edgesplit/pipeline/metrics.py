@@ -24,6 +24,7 @@ _HELP = {
     "edgesplit_events_dead_lettered_total": "Events a vendor refused for good (kept as dead letters).",
     "edgesplit_exposures_deduplicated_total": "Exposures dropped as repeats within the dedup window.",
     "edgesplit_conversions_total": "Conversions accepted at the track endpoint.",
+    "edgesplit_events_dropped_total": "Events dropped because the durable queue itself failed, by vendor.",
     "edgesplit_track_rejected_total": "Track requests refused, by reason.",
     "edgesplit_queue_depth": "Events pending in the queue, by vendor and shard.",
     "edgesplit_queue_oldest_age_seconds": "Age of the oldest pending event, by vendor and shard.",

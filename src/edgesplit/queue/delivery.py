@@ -12,6 +12,7 @@ to be down. Exposures repeated within the dedup window are dropped here, before 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from ..vendors import SendResult, VendorRequest, classify, split_batches
 __all__ = ["Breaker", "DeliveryOutbox", "ExposureDeduper", "QueuePort"]
 
 Send = Callable[[VendorRequest], Awaitable[SendResult]]
+log = logging.getLogger("edgesplit.delivery")
 
 
 class QueuePort(Protocol):
@@ -154,5 +156,13 @@ class DeliveryOutbox:
                 return
 
     async def _queue(self, name: str, events: list[dict[str, Any]], why: str) -> None:
-        await self.queue.enqueue(name, events)
+        try:
+            await self.queue.enqueue(name, events)
+        except Exception as exc:  # noqa: BLE001 - the queue itself failed (disk full, DO overloaded)
+            # Nothing left to keep them in: count and log every one; requests were never affected.
+            self.metrics.inc(
+                "edgesplit_events_dropped_total", len(events), vendor=name, reason="queue_unavailable"
+            )
+            log.error("queue unavailable (%r): dropped %d events for %s", exc, len(events), name)
+            return
         self.metrics.inc("edgesplit_events_queued_total", len(events), vendor=name, reason=why)
