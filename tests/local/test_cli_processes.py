@@ -74,9 +74,8 @@ def test_demo_serves_verified_variants_and_counts_events() -> None:
     assert "edgesplit demo is running" in out and "edgesplit demo stopped." in out
 
 
-def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"schema_version": 1, "version": "v1", "experiments": []}))
+def start_serve(tmp_path: Path, config: Path) -> tuple[int, subprocess.Popen[str]]:
+    """`edgesplit serve` on a free port with a fresh keyring, in front of a dead origin."""
     keys = tmp_path / "keys.json"
     keys.write_text(
         subprocess.run([EDGESPLIT, "keys", "generate"], capture_output=True, text=True, check=True).stdout
@@ -98,6 +97,13 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    return port, process
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"schema_version": 1, "version": "v1", "experiments": []}))
+    port, process = start_serve(tmp_path, config)
     try:
         health = json.loads(wait_for(f"http://127.0.0.1:{port}/__edgesplit/health"))
         assert health == {"status": "ok", "config_version": "v1", "experiments": 0, "config_refused": 0}
@@ -124,27 +130,7 @@ def test_serve_with_strict_config_refuses_a_bad_config_at_start(tmp_path: Path) 
 
 def test_serve_fails_open_on_a_missing_config_and_picks_it_up_later(tmp_path: Path) -> None:
     config = tmp_path / "config.json"  # does not exist yet
-    keys = tmp_path / "keys.json"
-    keys.write_text(
-        subprocess.run([EDGESPLIT, "keys", "generate"], capture_output=True, text=True, check=True).stdout
-    )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            EDGESPLIT,
-            "serve",
-            "--config",
-            str(config),
-            "--origin",
-            "http://127.0.0.1:9",
-            "--port",
-            str(port),
-            "--keys",
-            str(keys),
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    port, process = start_serve(tmp_path, config)
     try:
         health = json.loads(wait_for(f"http://127.0.0.1:{port}/__edgesplit/health"))
         assert health["config_version"] == "unavailable" and health["experiments"] == 0
