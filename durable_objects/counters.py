@@ -16,7 +16,7 @@ from workers import DurableObject
 
 from edgesplit.core import ConfigError, parse_config_text
 from edgesplit.guardrails.counts import CountsStore
-from edgesplit.guardrails.updater import apply_update, plan_updates
+from edgesplit.guardrails.updater import apply_update, plan_updates, record_update
 
 from .storage_sql import StorageSql
 
@@ -64,4 +64,5 @@ class Counters(DurableObject):
             return {"paused": [], "weights": {}}
         document = apply_update(json.loads(text), update)
         await kv.put(key, json.dumps(document, indent=2))
+        record_update(self.counts, update, now)
         return {"paused": sorted(update.pauses), "weights": update.weights}

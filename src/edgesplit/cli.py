@@ -247,53 +247,24 @@ def cmd_queue_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """The status page's numbers as JSON (the same document as ``/__edgesplit/status.json``)."""
     from pathlib import Path
 
-    from .core.guardrails import evaluate_guardrails
     from .guardrails.counts import CountsStore
     from .local.queue_runner import SqliteSql
+    from .status import StatusData, build_report, merge_queue_stats, read_counts
 
     config = load_config(args.config)
+    now = time.time()
     counts_path = Path(args.state_dir) / "counts.sqlite3"
-    counts = CountsStore(SqliteSql(counts_path)) if counts_path.exists() else None
-    report: dict[str, Any] = {"config_version": config.version, "experiments": {}}
-    for experiment in config.experiments:
-        totals = counts.totals(experiment.key) if counts else {}
-        variants = [(v.key, v.weight) for v in experiment.variants]
-        srm = evaluate_guardrails(variants, totals, experiment.guardrails or _default_guardrails(), {})
-        report["experiments"][experiment.key] = {
-            "status": experiment.status,
-            "weights": {v.key: round(v.weight, 4) for v in experiment.variants},
-            "bandit": experiment.bandit is not None,
-            "counts": {
-                key: {f: getattr(t, f) for f in ("exposures", "conversions", "requests", "errors")}
-                for key, t in totals.items()
-            },
-            "srm_p_value": srm.srm_p,
-            "sample_ratio_mismatch": srm.srm,
-            "guardrail_p_values": {
-                k: v for k, v in (counts.state(experiment.key) if counts else {}).items() if ":" in k
-            },
-            "pause": dict(experiment.pause) if experiment.pause else None,
-        }
-    queue = Path(args.state_dir)
-    if any(queue.glob("shard-*.sqlite3")):
-        now = time.time()
-        depth = [store.stats(now) for _, store in _local_queue_stores(str(queue))]
-        report["queue"] = {
-            "depth": sum(v["depth"] for shard in depth for v in shard.values()),
-            "oldest_age_seconds": max(
-                (v["oldest_age_seconds"] for shard in depth for v in shard.values()), default=0
-            ),
-        }
-    print(json.dumps(report, indent=2))
+    keys = [experiment.key for experiment in config.experiments]
+    data = (
+        read_counts(CountsStore(SqliteSql(counts_path)), keys, now) if counts_path.exists() else StatusData()
+    )
+    if any(Path(args.state_dir).glob("shard-*.sqlite3")):
+        data.queue = merge_queue_stats(store.stats(now) for _, store in _local_queue_stores(args.state_dir))
+    print(json.dumps(build_report(config, data, now), indent=2))
     return 0
-
-
-def _default_guardrails() -> Any:
-    from .core.guardrails import GuardrailSettings
-
-    return GuardrailSettings(metrics=())
 
 
 def cmd_experiment_resume(args: argparse.Namespace) -> int:
@@ -318,7 +289,9 @@ def cmd_experiment_resume(args: argparse.Namespace) -> int:
     write_config_atomically(args.config, document)
     counts_path = Path(args.state_dir) / "counts.sqlite3"
     if counts_path.exists():
-        CountsStore(SqliteSql(counts_path)).forget(args.key)  # its sequential tests start afresh
+        counts = CountsStore(SqliteSql(counts_path))
+        counts.forget(args.key)  # its sequential tests start afresh
+        counts.record(args.key, time.time(), "resumed", {"by": "edgesplit experiment resume"})
     reason = f" (was paused: {pause['reason']})" if pause else ""
     print(f"resumed {args.key!r}{reason}; a running proxy picks the change up within a second")
     return 0

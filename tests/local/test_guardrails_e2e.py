@@ -92,14 +92,13 @@ async def test_harmful_variant_is_paused_and_everyone_gets_control(tmp_path: Pat
         status = json.loads(
             run_cli("status", "--config", str(config_path), "--state-dir", str(tmp_path / "state"))
         )
-        report = status["experiments"]["fragile"]
-        assert (
-            report["status"] == "paused"
-            and report["counts"]["b"]["errors"] == report["counts"]["b"]["requests"]
-        )
-        assert (
-            report["guardrail_p_values"]["errors:b"] < 0.01 and report["pause"]["by"] == "edgesplit guardrail"
-        )
+        report = next(e for e in status["experiments"] if e["key"] == "fragile")
+        b = next(v for v in report["variants"] if v["key"] == "b")
+        assert report["status"] == "paused" and b["errors"] == b["requests"] > 0
+        guardrail = report["guardrail"]
+        assert guardrail["p_values"]["errors:b"] < 0.01 and guardrail["pause"]["by"] == "edgesplit guardrail"
+        assert guardrail["state"] == "paused"
+        assert [item["kind"] for item in report["history"]] == ["paused"]
         out = run_cli(
             "experiment",
             "resume",
@@ -112,6 +111,10 @@ async def test_harmful_variant_is_paused_and_everyone_gets_control(tmp_path: Pat
         assert out.startswith("resumed 'fragile' (was paused: errors harm")
         resumed = json.loads(config_path.read_text())["experiments"][0]
         assert resumed["status"] == "running" and "pause" not in resumed
+        status = json.loads(
+            run_cli("status", "--config", str(config_path), "--state-dir", str(tmp_path / "state"))
+        )
+        assert [item["kind"] for item in status["experiments"][0]["history"]] == ["resumed", "paused"]
     finally:
         await service.stop()
         await runner.cleanup()

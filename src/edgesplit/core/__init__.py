@@ -11,7 +11,7 @@ from .errors import ConfigError, EdgesplitError, KeyringError, Problem
 from .evaluate import assign, assign_control, is_targeted, parse_forced_variants
 from .experiments import Experiment, Namespace, Variant
 from .hashing import fnv1a32, growthbook_hash, make_hasher, native_hash
-from .keys import HmacKey, Keyring, parse_keyring, parse_keyring_text
+from .keys import HmacKey, Keyring, browser_keys, parse_keyring, parse_keyring_text
 
 __all__ = [
     "Assignment",
@@ -31,6 +31,7 @@ __all__ = [
     "Verification",
     "assign",
     "assign_control",
+    "browser_keys",
     "bucket_ranges",
     "choose_variation",
     "effective_weights",

@@ -73,6 +73,7 @@ def _assign_one(
     attributes: Mapping[str, Any],
     forced: Mapping[str, str],
     sticky: Mapping[str, str],
+    pinned: Mapping[str, str],
 ) -> Assignment:
     outcomes = experiment.outcomes
     # 1. Targeting.
@@ -90,6 +91,11 @@ def _assign_one(
     # 3b. Bandits: a visitor already exposed keeps the variant it saw while the weights move.
     if sticky and experiment.bandit is not None:
         kept = outcomes.sticky.get(sticky.get(experiment.key, ""))
+        if kept is not None:
+            return kept
+    # 3c. Session pins: after the browser saw drift, the session keeps its first variant.
+    if pinned:
+        kept = outcomes.pinned.get(pinned.get(experiment.key, ""))
         if kept is not None:
             return kept
     # 4. Hash attribute.
@@ -110,6 +116,7 @@ def assign(
     visitor_id: str,
     attributes: Mapping[str, Any] | None = None,
     sticky: Mapping[str, str] | None = None,
+    pinned: Mapping[str, str] | None = None,
 ) -> dict[str, Assignment]:
     """Every experiment's assignment for this visitor, keyed by experiment key.
 
@@ -117,7 +124,8 @@ def assign(
     ``country``, ``device``, nested ``query``/``cookie``/``header`` mappings, and any custom
     attribute an experiment hashes on (``hash_attribute``) or targets (``when``). ``sticky``
     (experiment -> variant, from the visitor's verified decision cookie) keeps bandit visitors
-    in the variant they saw.
+    in the variant they saw; ``pinned`` (from a verified session pin) keeps any running
+    experiment's variant for the rest of a browser session.
     """
     if attributes is None:
         attributes = _EMPTY
@@ -128,7 +136,7 @@ def assign(
     result = {}
     for experiment in config.experiments:
         result[experiment.key] = _assign_one(
-            experiment, visitor_id, path, attributes, forced, sticky or _EMPTY
+            experiment, visitor_id, path, attributes, forced, sticky or _EMPTY, pinned or _EMPTY
         )
     return result
 

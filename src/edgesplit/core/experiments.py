@@ -93,6 +93,8 @@ class Outcomes:
     """Variant key -> the assignment a forced variant gives."""
     sticky: Mapping[str, Assignment]
     """Variant key -> the assignment a bandit visitor keeps while weights move."""
+    pinned: Mapping[str, Assignment]
+    """Variant key -> the assignment kept for the session after the browser saw drift."""
     range_starts: tuple[float, ...]
     range_ends: tuple[float, ...]
 
@@ -106,6 +108,7 @@ class Outcomes:
             bucketed=tuple(Assignment(key, v, i, True, "bucketed") for i, v in enumerate(variant_keys)),
             forced={v: Assignment(key, v, i, False, "forced") for i, v in enumerate(variant_keys)},
             sticky={v: Assignment(key, v, i, True, "sticky") for i, v in enumerate(variant_keys)},
+            pinned={v: Assignment(key, v, i, True, "pinned") for i, v in enumerate(variant_keys)},
             range_starts=tuple(start for start, _ in ranges),
             range_ends=tuple(end for _, end in ranges),
         )

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from .b64 import b64url_decode
+from .b64 import b64url_decode, b64url_encode
 from .errors import KeyringError
 from .validation import Reader, child_path
 
 __all__ = [
+    "browser_keys",
     "HmacKey",
     "Keyring",
     "SigningKey",
@@ -117,6 +118,22 @@ class Keyring:
     @classmethod
     def single(cls, key_id: str, secret: bytes) -> Keyring:
         return cls((HmacKey(key_id, secret),))
+
+
+def browser_keys(keyring: Keyring) -> dict[str, dict[str, Any]]:
+    """The keyring's public keys in the form ``edgesplit-verify.mjs`` and the browser client
+    take (``data-keys``). HMAC keys are secrets and never appear; an HMAC-only keyring gives
+    ``{}`` and the browser reads its assignments unverified."""
+    keys: dict[str, dict[str, Any]] = {}
+    for key in keyring.keys:
+        public = getattr(key, "public_key_bytes", None)
+        if key.alg != "EdDSA" or not isinstance(public, bytes):
+            continue
+        spec: dict[str, Any] = {"alg": "EdDSA", "publicKey": b64url_encode(public)}
+        if key.verify_until is not None:
+            spec["verifyUntil"] = key.verify_until
+        keys[key.id] = spec
+    return keys
 
 
 def parse_utc_timestamp(text: str) -> float:

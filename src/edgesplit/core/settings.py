@@ -80,6 +80,9 @@ class DecisionSettings:
     """A readable cookie holding a longer-lived token: the page can read its assignments and
     the track endpoint can verify conversions with it."""
     cookie_ttl_seconds: int = 86_400
+    pin_cookie: str = "edgesplit_pin"
+    """A session cookie the browser script sets after it sees drift: an earlier decision token
+    whose variants this visitor keeps (while the experiment runs) for the rest of the session."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +221,9 @@ def _policy(reader: Reader, value: Any, path: str) -> PolicySettings:
 
 def _decision(reader: Reader, value: Any, path: str) -> DecisionSettings:
     obj = (
-        reader.expect_object(value, path, optional=("header", "ttl_seconds", "cookie", "cookie_ttl_seconds"))
+        reader.expect_object(
+            value, path, optional=("header", "ttl_seconds", "cookie", "cookie_ttl_seconds", "pin_cookie")
+        )
         or {}
     )
     d = DecisionSettings()
@@ -228,6 +233,7 @@ def _decision(reader: Reader, value: Any, path: str) -> DecisionSettings:
         _int(reader, obj, "ttl_seconds", path, d.ttl_seconds, 10, 86_400),
         _name(reader, obj, "cookie", path, d.cookie, _COOKIE_NAME, "a cookie name") or d.cookie,
         _int(reader, obj, "cookie_ttl_seconds", path, d.cookie_ttl_seconds, 60, 30 * 86_400),
+        _name(reader, obj, "pin_cookie", path, d.pin_cookie, _COOKIE_NAME, "a cookie name") or d.pin_cookie,
     )
 
 

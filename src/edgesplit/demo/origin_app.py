@@ -4,16 +4,18 @@ the signature verified. Shows how little an origin needs: ``verify_token`` and a
 from __future__ import annotations
 
 import html
+import json
 import time
 
 from aiohttp import web
 
 from ..core import Keyring, verify_token
 
-__all__ = ["make_origin_app"]
+__all__ = ["client_tag", "make_origin_app"]
 
 KEYRING_KEY = web.AppKey("keyring", Keyring)
 HEADER_KEY = web.AppKey("header", str)
+CLIENT_TAG_KEY = web.AppKey("client_tag", str)
 
 PAGES = {
     "/": (
@@ -37,13 +39,27 @@ PAGES = {
 }
 
 
-def _page(title: str, body: str) -> str:
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} - edgesplit demo</title>
+def client_tag(admin_prefix: str, public_keys: dict[str, object]) -> str:
+    """The browser client's script tag, for the page's <head> (blocking, so drift never paints)."""
+    keys = f" data-keys='{html.escape(json.dumps(public_keys), quote=True)}'" if public_keys else ""
+    return f'<script src="{html.escape(admin_prefix)}/client.js"{keys}></script>'
+
+
+_BROWSER_LINE = """<p id="browser-check"><small>Your browser's view: waiting for the client script</small></p>
+<script>window.edgesplit && window.edgesplit.ready.then(function (es) {
+  var line = Object.keys(es.assignments).map(function (k) { return k + "=" + es.assignments[k]; }).join(", ");
+  document.getElementById("browser-check").innerHTML = "<small>Your browser's view (" +
+    (es.verified ? "signature verified" : "unverified") + "): " + (line || "no experiments") + "</small>";
+});</script>"""
+
+
+def _page(title: str, body: str, head: str = "") -> str:
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} - edgesplit demo</title>{head}
 <style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}}
 nav a{{margin-right:1rem}} .ok{{color:#17803d}} .bad{{color:#b42318}} code{{background:#f3f3f3;padding:0 .2rem}}
 .variant{{font-size:1.6rem;margin:1.2rem 0;padding:1rem;border:2px solid #ddd;border-radius:.5rem}}</style></head>
 <body><nav><a href="/">Home</a><a href="/pricing">Pricing</a><a href="/checkout/">Checkout</a>
-<a href="/__edgesplit/metrics">Metrics</a></nav>{body}</body></html>"""
+<a href="/__edgesplit/status">Status</a></nav>{body}</body></html>"""
 
 
 async def _render(request: web.Request) -> web.Response:
@@ -69,10 +85,10 @@ async def _render(request: web.Request) -> web.Response:
         f'<code id="variant">{html.escape(variant)}</code>:</p><div class="variant">'
         f"{html.escape(copy.get(variant, copy['control']))}</div>"
         f"<p><small>Rendered by the origin at {time.strftime('%H:%M:%S')}; a cached copy keeps this time."
-        f"</small></p>"
+        f"</small></p>{_BROWSER_LINE}"
     )
     return web.Response(
-        text=_page(title, body),
+        text=_page(title, body, request.app[CLIENT_TAG_KEY]),
         content_type="text/html",
         headers={"Cache-Control": cache_control, "X-Rendered-Variant": variant},
     )
@@ -87,10 +103,12 @@ async def _static(request: web.Request) -> web.Response:
     )
 
 
-def make_origin_app(keyring: Keyring, decision_header: str) -> web.Application:
+def make_origin_app(keyring: Keyring, decision_header: str, head: str = "") -> web.Application:
+    """``head``: extra markup for every page's <head> (the demo passes ``client_tag(...)``)."""
     app = web.Application()
     app[KEYRING_KEY] = keyring
     app[HEADER_KEY] = decision_header
+    app[CLIENT_TAG_KEY] = head
     app.router.add_get("/static/{name}", _static)
     app.router.add_get("/{tail:.*}", _render)
     return app

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import shutil
 import signal
 import tempfile
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from .. import load_config
-from ..core import HmacKey, Keyring
+from ..core import HmacKey, Keyring, browser_keys
 from ..local.service import ProxyOptions, ProxyService
 from ..local.vendor_sim import VendorSimulator
 from . import DEMO_CONFIG_PATH
-from .origin_app import make_origin_app
+from .origin_app import client_tag, make_origin_app
 
-__all__ = ["run_demo"]
+__all__ = ["DemoStack", "demo_keyring", "run_demo"]
 
 log = logging.getLogger("edgesplit.demo")
 
@@ -30,6 +32,66 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # noqa: SLF001
 
 
+def demo_keyring() -> Keyring:
+    """A fresh key for this run: Ed25519 when ``cryptography`` is there (so the browser can
+    verify its own assignments), HMAC otherwise."""
+    try:
+        from ..ed25519 import ed25519_key
+    except ImportError:
+        return Keyring((HmacKey("demo", secrets.token_bytes(32)),))
+    return Keyring((ed25519_key("demo", secrets.token_bytes(32), None, None),))
+
+
+@dataclass
+class DemoStack:
+    """Origin, vendor simulator and proxy on loopback (``edgesplit demo``, and the browser tests)."""
+
+    keyring: Keyring = field(default_factory=demo_keyring)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    origin_port: int = 8081
+    vendor_port: int = 8082
+    config_path: str = DEMO_CONFIG_PATH
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    guardrail_interval: float = 10.0
+    vendor: VendorSimulator = field(default_factory=VendorSimulator)
+    service: ProxyService | None = None
+    _runners: list[web.AppRunner] = field(default_factory=list)
+
+    @property
+    def proxy_url(self) -> str:
+        assert self.service is not None
+        return f"http://{self.host}:{self.service.port}"
+
+    async def start(self) -> None:
+        config = load_config(self.config_path)
+        prefix = config.settings.admin.path_prefix
+        head = client_tag(prefix, browser_keys(self.keyring))
+        origin_app = make_origin_app(self.keyring, config.settings.decision.header, head)
+        origin_runner, self.origin_port = await _start(origin_app, self.host, self.origin_port)
+        vendor_runner, self.vendor_port = await _start(self.vendor.app(), self.host, self.vendor_port)
+        self._runners = [origin_runner, vendor_runner]
+        options = ProxyOptions(
+            origin=f"http://{self.host}:{self.origin_port}",
+            host=self.host,
+            port=self.port,
+            config_path=self.config_path,
+            vendor_url=f"http://{self.host}:{self.vendor_port}/batch",
+            queue_dir=tempfile.mkdtemp(prefix="edgesplit-demo-queue-"),  # thrown away after
+            admin_token=self.admin_token,
+            guardrail_interval=self.guardrail_interval,
+        )
+        self.service = ProxyService(options, config, self.keyring)
+        await self.service.start()
+
+    async def stop(self) -> None:
+        if self.service is not None:
+            await self.service.stop()
+            shutil.rmtree(self.service.options.queue_dir, ignore_errors=True)
+        for runner in self._runners:
+            await runner.cleanup()
+
+
 async def run_demo(
     keyring: Keyring | None = None,
     host: str = "127.0.0.1",
@@ -38,33 +100,17 @@ async def run_demo(
     vendor_port: int = 8082,
     config_path: str = DEMO_CONFIG_PATH,
 ) -> None:
-    config = load_config(config_path)
-    # A fresh key for this run unless one is given: the demo origin verifies with the keyring
-    # the proxy signs with.
-    keyring = keyring or Keyring((HmacKey("demo", secrets.token_bytes(32)),))
-    vendor = VendorSimulator()
-    origin_runner, origin_port = await _start(
-        make_origin_app(keyring, config.settings.decision.header), host, origin_port
+    stack = DemoStack(
+        host=host, port=port, origin_port=origin_port, vendor_port=vendor_port, config_path=config_path
     )
-    vendor_runner, vendor_port = await _start(vendor.app(), host, vendor_port)
-    queue_dir = tempfile.mkdtemp(
-        prefix="edgesplit-demo-queue-"
-    )  # the demo's durable queue, thrown away after
-    options = ProxyOptions(
-        origin=f"http://{host}:{origin_port}",
-        host=host,
-        port=port,
-        config_path=config_path,
-        vendor_url=f"http://{host}:{vendor_port}/batch",
-        queue_dir=queue_dir,
-    )
-    service = ProxyService(options, config, keyring)
+    if keyring is not None:
+        stack.keyring = keyring
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await service.start()
-    proxy = f"http://{host}:{service.port}"
+    await stack.start()
+    proxy = stack.proxy_url
     print(
         f"""
 edgesplit demo is running.
@@ -73,12 +119,14 @@ edgesplit demo is running.
        {proxy}/pricing     three-way GrowthBook-compatible experiment
        {proxy}/checkout/   uncacheable page; 80% coverage
        {proxy}/?edgesplit_force=hero-headline:bold   force a variant (QA overrides are on in the demo)
-       {proxy}/__edgesplit/metrics   Prometheus metrics
-       http://{host}:{vendor_port}/stats   events the demo vendor received
+       {proxy}/__edgesplit/status    status page; admin token: {stack.admin_token}
+       {proxy}/__edgesplit/metrics   Prometheus metrics (same token, as a bearer token)
+       http://{host}:{stack.vendor_port}/stats   events the demo vendor received
 
-  origin  http://{host}:{origin_port}  (renders the variant it is told, verifies the signature)
-  vendor  http://{host}:{vendor_port}  (counts events, deduplicated by idempotency key)
+  origin  http://{host}:{stack.origin_port}  (renders the variant it is told, verifies the signature)
+  vendor  http://{host}:{stack.vendor_port}  (counts events, deduplicated by idempotency key)
   config  {config_path}
+  keys    {", ".join(f"{k.id} ({k.alg})" for k in stack.keyring.keys)}: the browser verifies its cookie
 
 Ctrl-C stops everything.
 """,
@@ -87,7 +135,5 @@ Ctrl-C stops everything.
     try:
         await stop.wait()
     finally:
-        await service.stop()
-        await origin_runner.cleanup()
-        await vendor_runner.cleanup()
+        await stack.stop()
         print("edgesplit demo stopped.", flush=True)

@@ -4,6 +4,7 @@ each, and daily rows older than ``keep_days`` are dropped (after being summed in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from contextlib import nullcontext
 from typing import Any
@@ -36,7 +37,16 @@ SCHEMA = (
         value REAL NOT NULL,
         PRIMARY KEY (experiment, name)
     )""",
+    """CREATE TABLE IF NOT EXISTS guardrail_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        experiment TEXT NOT NULL,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )""",
 )
+HISTORY_KEEP = 200
+"""Actions kept per experiment (pauses, weight moves, resumes); older ones are dropped."""
 
 
 class CountsStore:
@@ -134,6 +144,44 @@ class CountsStore:
                     name,
                     value,
                 )
+
+    def series(self, experiment: str, since: float) -> list[dict[str, Any]]:
+        """Hourly ``{"bucket", "variant", "exposures", "conversions"}`` rows from ``since`` on."""
+        return self.sql.exec(
+            "SELECT bucket, variant, SUM(exposures) AS exposures, SUM(conversions) AS conversions "
+            "FROM variant_counts WHERE experiment = ? AND span = ? AND bucket >= ? "
+            "GROUP BY bucket, variant ORDER BY bucket",
+            experiment,
+            HOUR,
+            int(since // HOUR) * HOUR,
+        )
+
+    def record(self, experiment: str, at: float, kind: str, detail: dict[str, Any]) -> None:
+        """One guardrail or bandit action, for people reading the status page later."""
+        with self._atomic():
+            self.sql.exec(
+                "INSERT INTO guardrail_history (experiment, at, kind, detail) VALUES (?, ?, ?, ?)",
+                experiment,
+                at,
+                kind,
+                json.dumps(detail, sort_keys=True, allow_nan=False),
+            )
+            self.sql.exec(
+                "DELETE FROM guardrail_history WHERE experiment = ? AND seq <= (SELECT seq FROM "
+                "guardrail_history WHERE experiment = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                experiment,
+                experiment,
+                HISTORY_KEEP,
+            )
+
+    def history(self, experiment: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest actions, newest first."""
+        rows = self.sql.exec(
+            "SELECT at, kind, detail FROM guardrail_history WHERE experiment = ? ORDER BY seq DESC LIMIT ?",
+            experiment,
+            limit,
+        )
+        return [{"at": float(r["at"]), "kind": r["kind"], "detail": json.loads(r["detail"])} for r in rows]
 
     def forget(self, experiment: str) -> None:
         """After a person resumes an experiment, its sequential tests start afresh."""

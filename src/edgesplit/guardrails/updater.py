@@ -20,7 +20,7 @@ from ..core.events import utc_iso
 from ..core.guardrails import GuardrailSettings, Verdict, evaluate_guardrails
 from .counts import CountsStore
 
-__all__ = ["Update", "apply_update", "plan_updates"]
+__all__ = ["Update", "apply_update", "plan_updates", "record_update"]
 
 BANDIT_CLOCK = "bandit_updated_at"
 
@@ -97,3 +97,11 @@ def apply_update(document: dict[str, Any], update: Update) -> dict[str, Any]:
             for variant, weight in zip(item["variants"], update.weights[key], strict=True):
                 variant["weight"] = round(weight, 6)
     return result
+
+
+def record_update(counts: CountsStore, update: Update, now: float) -> None:
+    """Keep an applied update in the experiments' history (call only once it is applied)."""
+    for key, record in update.pauses.items():
+        counts.record(key, now, "paused", {"reason": record["reason"], "srm_p": record["numbers"]["srm_p"]})
+    for key, weights in update.weights.items():
+        counts.record(key, now, "weights", {"weights": [round(w, 6) for w in weights]})

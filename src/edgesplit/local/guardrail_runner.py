@@ -17,7 +17,7 @@ from typing import Any
 from ..core import ConfigHolder
 from ..guardrails.counts import CountsStore
 from ..guardrails.recorder import CountsRecorder
-from ..guardrails.updater import Update, apply_update, plan_updates
+from ..guardrails.updater import Update, apply_update, plan_updates, record_update
 from ..pipeline import Clock, Metrics
 from .queue_runner import SqliteSql
 
@@ -79,24 +79,29 @@ class GuardrailRunner:
             except Exception:  # noqa: BLE001 - a bad tick must not stop the next one
                 log.exception("guardrail update failed; trying again next interval")
 
-    def _locked(self, function: Any, *args: Any) -> Any:
+    def locked(self, function: Any, *args: Any) -> Any:
+        """Call ``function`` holding the counts lock (the SQLite connection is shared)."""
         with self.lock:
             return function(*args)
 
-    async def tick(self) -> Update:
-        now = self.clock.now()
+    async def flush(self, now: float) -> None:
+        """Move what the recorder collected into the counts store."""
         rows = self.recorder.drain(now)
         if rows:
-            await asyncio.to_thread(self._locked, self.counts.add, rows)
+            await asyncio.to_thread(self.locked, self.counts.add, rows)
+
+    async def tick(self) -> Update:
+        now = self.clock.now()
+        await self.flush(now)
         config = self.holder.current
-        update = await asyncio.to_thread(self._locked, plan_updates, config, self.counts, now, self.rng)
+        update = await asyncio.to_thread(self.locked, plan_updates, config, self.counts, now, self.rng)
         self.last_update = update
         for key, verdict in update.verdicts.items():
             self.metrics.set_gauge("edgesplit_srm_p_value", verdict.srm_p, experiment=key)
         if update:
             self._apply(update)
         if int(now) % 3600 < self.interval:
-            await asyncio.to_thread(self._locked, self.counts.compact, now)
+            await asyncio.to_thread(self.locked, self.counts.compact, now)
         return update
 
     def _apply(self, update: Update) -> None:
@@ -108,6 +113,7 @@ class GuardrailRunner:
             return
         if self.config_path:
             write_config_atomically(self.config_path, new_document)
+        self.locked(record_update, self.counts, update, self.clock.now())
         for key, record in update.pauses.items():
             self.metrics.inc("edgesplit_guardrail_pauses_total", experiment=key)
             log.warning("paused experiment %r: %s", key, record["reason"])
@@ -126,5 +132,5 @@ class GuardrailRunner:
             await asyncio.gather(self._task, return_exceptions=True)
         rows = self.recorder.drain(self.clock.now())
         if rows:
-            self._locked(self.counts.add, rows)
+            self.locked(self.counts.add, rows)
         self.sql.close()

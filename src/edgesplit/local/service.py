@@ -25,6 +25,7 @@ from .queue_runner import AiohttpSender, LocalQueue
 from .reload import ConfigWatcher
 from .runtime import SystemClock, TaskBackground, new_visitor_id
 from .server import make_app
+from .status_source import LocalStatusSource
 
 __all__ = ["ProxyOptions", "ProxyService", "serve_forever"]
 
@@ -133,6 +134,7 @@ class ProxyService:
             exposure_window_seconds=options.exposure_window_seconds,
             before_metrics=self.queue.export_metrics if self.queue is not None else None,
             observer=self.guardrails.recorder,
+            status=LocalStatusSource(self.guardrails, self.queue),
         )
         self.watcher = (
             ConfigWatcher(options.config_path, self.holder, self.metrics, interval=options.reload_interval)

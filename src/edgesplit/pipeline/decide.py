@@ -56,6 +56,15 @@ def _previous_claims(existing: str | None, keyring: Keyring, now: float) -> Deci
     return current.claims if current.ok else None
 
 
+def _pins(existing: str | None, keyring: Keyring, now: float, visitor_id: str) -> dict[str, str] | None:
+    """The session pin the browser script set after it saw drift: a verified earlier token of
+    this same visitor; only experiments the visitor was really in are kept."""
+    claims = _previous_claims(existing, keyring, now)
+    if claims is None or claims.visitor_id != visitor_id:
+        return None
+    return {key: variant for key, variant in claims.assignments.items() if key not in claims.held_out} or None
+
+
 def _decision_cookie(
     config: Config, previous: DecisionClaims | None, claims: DecisionClaims, keyring: Keyring, now: float
 ) -> str | None:
@@ -118,7 +127,8 @@ def decide(
         if previous is not None and previous.visitor_id != visitor_id:
             previous = None
         sticky = previous.assignments if previous is not None else None
-        assignments = assign(config, visitor_id, attributes, sticky)
+        pins = _pins(cookies.get(settings.decision.pin_cookie), keyring, now, visitor_id)
+        assignments = assign(config, visitor_id, attributes, sticky, pins)
     vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
     claims = DecisionClaims.from_assignments(
         visitor_id, assignments, config.version, now, settings.decision.ttl_seconds

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core import ConfigHolder, Keyring
+from .admin import AdminRoutes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .cookies import parse_cookie_header, remove_cookie
 from .decide import NO_DECISION, Decision, decide
@@ -30,8 +31,9 @@ from .ports import (
     OriginTimeout,
     OriginUnavailable,
     OutboxPort,
+    StatusSource,
 )
-from .track import TrackError, parse_conversion
+from .track import TrackError, parse_track
 
 __all__ = ["Pipeline"]
 
@@ -56,6 +58,7 @@ class Pipeline:
         exposure_window_seconds: int = 1800,
         before_metrics: Callable[[], None] | None = None,
         observer: ObserverPort | None = None,
+        status: StatusSource | None = None,
     ) -> None:
         self.config = config
         self.keyring = keyring
@@ -66,11 +69,19 @@ class Pipeline:
         self.background = background
         self.cache = cache
         self.metrics = metrics or Metrics()
-        self.admin_token = admin_token
         self.exposure_window_seconds = exposure_window_seconds
-        self.before_metrics = before_metrics
         self.observer = observer
         self._failures_logged: set[str] = set()
+        self.admin = AdminRoutes(
+            config=config,
+            metrics=self.metrics,
+            clock=clock,
+            admin_token=admin_token,
+            status=status,
+            before_metrics=before_metrics,
+            track=self._track,
+            fail_open=self._fail_open,
+        )
 
     async def handle(self, request: ProxyRequest) -> ProxyResponse:
         started = self.clock.monotonic()
@@ -91,14 +102,16 @@ class Pipeline:
         path = request.path
         prefix = settings.admin.path_prefix
         if path == prefix or path.startswith(prefix + "/"):
-            return await self._admin(request, path[len(prefix) :])
+            return await self.admin.handle(request, prefix, path[len(prefix) :])
 
         headers = request.headers.copy()
         strip_hop_by_hop(headers)
         headers.remove(settings.decision.header)  # only edgesplit speaks for edgesplit
         cookie_header = "; ".join(headers.get_all("cookie")) or None
         cookies = parse_cookie_header(cookie_header)
-        forwarded_cookies = remove_cookie(cookie_header, {settings.decision.cookie})
+        forwarded_cookies = remove_cookie(
+            cookie_header, {settings.decision.cookie, settings.decision.pin_cookie}
+        )
         headers.remove("cookie")
         if forwarded_cookies:
             headers.set("cookie", forwarded_cookies)
@@ -231,7 +244,7 @@ class Pipeline:
         cookies = parse_cookie_header("; ".join(request.headers.get_all("cookie")) or None)
         fallback = cookies.get(settings.decision.cookie) or request.headers.get(settings.decision.header)
         result = (
-            parse_conversion(body, fallback, self.keyring, self.clock.now())
+            parse_track(body, fallback, self.keyring, self.clock.now())
             if body is not None
             else TrackError(413, "body larger than 16384 bytes")
         )
@@ -251,6 +264,10 @@ class Pipeline:
             return plain_response(
                 503, json.dumps({"error": "events cannot be taken right now"}) + "\n", "application/json"
             )
+        if result["type"] == "drift":
+            self.metrics.inc("edgesplit_drift_total", experiment=result["properties"]["experiment"])
+            log.warning("drift reported: %s", result["properties"])
+            return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
         self.metrics.inc("edgesplit_conversions_total")
         if self.observer is not None:
             try:
@@ -258,24 +275,3 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001
                 self._fail_open("observer", exc)
         return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
-
-    async def _admin(self, request: ProxyRequest, subpath: str) -> ProxyResponse:
-        if subpath == "/track":
-            return await self._track(request)
-        if subpath == "/health":
-            config = self.config.current
-            body = {
-                "status": "ok",
-                "config_version": config.version,
-                "experiments": len(config.experiments),
-                "config_refused": self.config.refused,
-            }
-            return plain_response(200, json.dumps(body) + "\n", "application/json")
-        if subpath == "/metrics":
-            if self.admin_token and request.headers.get("authorization") != f"Bearer {self.admin_token}":
-                return plain_response(401, "401 Unauthorized: send Authorization: Bearer <admin token>\n")
-            self.metrics.set_gauge("edgesplit_config_refused", self.config.refused)
-            if self.before_metrics is not None:
-                self.before_metrics()
-            return plain_response(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-        return plain_response(404, "404 Not Found\n")

@@ -8,6 +8,8 @@ CachePort               in-process LRU, teed bodies    ``caches.default`` + ``wa
 OutboxPort              SQLite outbox / HTTP sink      Durable Object queue shards
 Clock                   ``time``                       ``time`` (frozen per request)
 BackgroundPort          ``asyncio`` tasks              ``ctx.waitUntil``
+ObserverPort            counts recorder -> SQLite      counts recorder -> ``Counters`` DO
+StatusSource            SQLite counts + queue shards   ``Counters`` + ``QueueShard`` DOs
 ======================  =============================  ====================================
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
+from ..status.report import StatusData
 from .http import ProxyRequest, ProxyResponse
 
 __all__ = [
@@ -27,6 +30,8 @@ __all__ = [
     "OriginUnavailable",
     "OutboxPort",
     "OriginError",
+    "ObserverPort",
+    "StatusSource",
 ]
 
 
@@ -73,6 +78,12 @@ class ObserverPort(Protocol):
     def request_done(self, decision: Any, status: int, latency_seconds: float) -> None: ...
 
     def conversion(self, event: dict[str, Any]) -> None: ...
+
+
+class StatusSource(Protocol):
+    """Gathers the numbers behind the status page (counts, guardrail state, queue)."""
+
+    async def gather(self, experiments: list[str], now: float) -> StatusData: ...
 
 
 class BackgroundPort(Protocol):

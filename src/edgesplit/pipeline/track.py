@@ -11,6 +11,15 @@
 - ``id``: optional client idempotency key (1-128 of ``A-Z a-z 0-9 _ . : -``): a retried
   report with the same id is the same conversion downstream.
 
+Drift reports (from the browser script, ``edgesplit-client.js``) are posted to the same path:
+
+    {"type": "drift", "experiment": "hero", "expected": "control", "observed": "bold",
+     "first_token": "<the token the session first saw>", "token": "<the current one>"}
+
+Both tokens must verify and name the same visitor, the first must put the visitor in
+``expected`` and the current one in ``observed`` (a different variant), so nobody can report
+drift that did not happen. One report per visitor, experiment and first token (idempotency key).
+
 Bad payloads get a 400 naming the problem; a missing or invalid token a 401 with the reason.
 """
 
@@ -23,10 +32,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..core import Keyring, verify_token
+from ..core import DecisionClaims, Keyring, verify_token
 from ..core.events import idempotency_key, utc_iso
 
-__all__ = ["TrackError", "parse_conversion", "MAX_TRACK_BODY"]
+__all__ = ["TrackError", "parse_conversion", "parse_drift", "parse_track", "MAX_TRACK_BODY"]
 
 MAX_TRACK_BODY = 16 * 1024
 MAX_AGE_SECONDS = 7 * 86_400
@@ -34,6 +43,8 @@ MAX_FUTURE_SECONDS = 300
 _EVENT = re.compile(r"[A-Za-z0-9 _.:$-]{1,100}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _FIELDS = {"event", "value", "timestamp", "id", "token"}
+_DRIFT_FIELDS = {"type", "experiment", "expected", "observed", "first_token", "token"}
+_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +72,21 @@ def _timestamp(value: Any, now: float) -> float | TrackError:
     return epoch
 
 
-def parse_conversion(
+def _claims(token: Any, keyring: Keyring, now: float, field: str) -> DecisionClaims | TrackError:
+    if token is None:
+        return TrackError(401, f"{field}: a decision token is required")
+    verification = verify_token(token, keyring, now)
+    if not verification.ok or verification.claims is None:
+        return TrackError(401, f"{field}: {verification.reason}")
+    if not verification.claims.visitor_id:
+        return TrackError(401, f"{field}: issued to no visitor (a bot or prefetch)")
+    return verification.claims
+
+
+def parse_track(
     body: bytes, fallback_token: str | None, keyring: Keyring, now: float
 ) -> dict[str, Any] | TrackError:
+    """A conversion or a drift report, checked (see the module docstring)."""
     if len(body) > MAX_TRACK_BODY:
         return TrackError(413, f"body larger than {MAX_TRACK_BODY} bytes")
     try:
@@ -72,6 +95,57 @@ def parse_conversion(
         return TrackError(400, "body must be a JSON object")
     if not isinstance(payload, dict):
         return TrackError(400, "body must be a JSON object")
+    kind = payload.get("type", "conversion")
+    if kind == "drift":
+        return parse_drift(payload, fallback_token, keyring, now)
+    if kind != "conversion":
+        return TrackError(400, "type: 'conversion' (the default) or 'drift'")
+    return parse_conversion({k: v for k, v in payload.items() if k != "type"}, fallback_token, keyring, now)
+
+
+def parse_drift(
+    payload: dict[str, Any], fallback_token: str | None, keyring: Keyring, now: float
+) -> dict[str, Any] | TrackError:
+    unknown = sorted(set(payload) - _DRIFT_FIELDS)
+    if unknown:
+        return TrackError(400, f"unknown field {unknown[0]!r}")
+    names = {}
+    for field in ("experiment", "expected", "observed"):
+        value = payload.get(field)
+        if not isinstance(value, str) or not _KEY.fullmatch(value):
+            return TrackError(400, f"{field}: required, 1-128 letters, digits or _ . : -")
+        names[field] = value
+    experiment, expected, observed = names["experiment"], names["expected"], names["observed"]
+    first = _claims(payload.get("first_token"), keyring, now, "first_token")
+    if isinstance(first, TrackError):
+        return first
+    current = _claims(payload.get("token", fallback_token), keyring, now, "token")
+    if isinstance(current, TrackError):
+        return current
+    if first.visitor_id != current.visitor_id:
+        return TrackError(400, "not drift: the tokens belong to different visitors")
+    if first.assignments.get(experiment) != expected or experiment in first.held_out:
+        return TrackError(400, f"not drift: first_token does not put the visitor in {expected!r}")
+    if current.assignments.get(experiment) != observed or expected == observed:
+        return TrackError(400, f"not drift: token does not put the visitor in another variant {observed!r}")
+    return {
+        "type": "drift",
+        "event": "edgesplit_drift",
+        "id": idempotency_key(
+            "drift", first.visitor_id, experiment, expected, observed, str(first.issued_at)
+        ),
+        "visitor_id": first.visitor_id,
+        "value": None,
+        "timestamp": utc_iso(now),
+        "assignments": {experiment: observed},
+        "properties": {"experiment": experiment, "expected": expected, "observed": observed},
+        "config_version": current.config_version,
+    }
+
+
+def parse_conversion(
+    payload: dict[str, Any], fallback_token: str | None, keyring: Keyring, now: float
+) -> dict[str, Any] | TrackError:
     unknown = sorted(set(payload) - _FIELDS)
     if unknown:
         return TrackError(400, f"unknown field {unknown[0]!r}")
@@ -89,15 +163,9 @@ def parse_conversion(
     when = _timestamp(payload.get("timestamp"), now)
     if isinstance(when, TrackError):
         return when
-    token = payload.get("token", fallback_token)
-    if token is None:
-        return TrackError(401, "token: a decision token is required")
-    verification = verify_token(token, keyring, now)
-    if not verification.ok or verification.claims is None:
-        return TrackError(401, f"token: {verification.reason}")
-    claims = verification.claims
-    if not claims.visitor_id:
-        return TrackError(401, "token: issued to no visitor (a bot or prefetch)")
+    claims = _claims(payload.get("token", fallback_token), keyring, now, "token")
+    if isinstance(claims, TrackError):
+        return claims
     timestamp = utc_iso(when)
     key = (
         idempotency_key("conversion", claims.visitor_id, client_id)

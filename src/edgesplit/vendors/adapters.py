@@ -78,6 +78,7 @@ class PostHogAdapter:
                 "value": event.get("value"),
                 "config_version": event.get("config_version"),
                 **{f"$feature/{k}": v for k, v in event.get("assignments", {}).items()},
+                **event.get("properties", {}),
             }
             name = event["event"]
         return {
@@ -120,6 +121,7 @@ class SegmentAdapter:
                 "value": event.get("value"),
                 "config_version": event.get("config_version"),
                 "experiments": event.get("assignments", {}),
+                **event.get("properties", {}),
             }
         return {
             "type": "track",
