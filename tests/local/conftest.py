@@ -29,6 +29,7 @@ async def stack(tmp_path) -> AsyncIterator[Stack]:
         config_path=str(config_path),
         origin_timeout=1.0,
         reload_interval=0.1,
+        queue_dir=str(tmp_path / "state"),
     )
     service = ProxyService(options, load_config(str(config_path)), KEYRING, outbox=outbox)
     await service.start()

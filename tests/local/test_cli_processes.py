@@ -93,6 +93,8 @@ def start_serve(tmp_path: Path, config: Path) -> tuple[int, subprocess.Popen[str
             str(port),
             "--keys",
             str(keys),
+            "--queue-dir",
+            str(tmp_path / "state"),
         ],
         stderr=subprocess.PIPE,
         text=True,
