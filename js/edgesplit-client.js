@@ -15,7 +15,8 @@
 //   edgesplit then serves the first variant for the rest of the session (while the experiment
 //   runs). If the drift survives the reload (the experiment was paused) the page is shown.
 //
-// API: window.edgesplit.ready -> Promise<{assignments, verified, drift}>;
+// API: window.edgesplit.ready -> Promise<{assignments, verified, drift}> (never settles on a
+//      page that is being reloaded to undo drift);
 //      window.edgesplit.variant(experiment, fallback) after ready; events "edgesplit:ready",
 //      "edgesplit:drift" on document.
 (function () {
@@ -165,7 +166,7 @@
     return Promise.all(fresh.map(report)).then(function () {
       if (retry.length && hold) {
         pinAndReload(retry);
-        return api;
+        return new Promise(function () {}); // this page is being replaced: it is never "ready"
       }
       // Remember the first variant of experiments seen for the first time (or that the
       // server would not keep, e.g. after a pause): from now on they are what "stable" means.

@@ -72,7 +72,9 @@ def test_guardrail_state_pause_and_history() -> None:
     counts.record("hero", NOW - 10, "weights", {"weights": [0.6, 0.4]})
     counts.record("hero", NOW, "paused", {"reason": "errors harm in 'bold'", "srm_p": 0.5})
     hero = build_report(paused, read_counts(counts, ["hero"], NOW), NOW)["experiments"][0]
-    assert hero["guardrail"]["state"] == "paused" and hero["guardrail"]["pause"]["reason"].startswith("errors")
+    assert hero["guardrail"]["state"] == "paused" and hero["guardrail"]["pause"]["reason"].startswith(
+        "errors"
+    )
     assert hero["guardrail"]["p_values"] == {"errors:bold": 0.001}
     assert [item["kind"] for item in hero["history"]] == ["paused", "weights"]  # newest first
     assert hero["history"][0]["at_iso"].endswith("Z")
@@ -102,7 +104,15 @@ def test_status_data_survives_the_rpc_boundary_as_plain_json() -> None:
 def test_queue_stats_merge_sums_depth_and_keeps_the_oldest() -> None:
     merged = merge_queue_stats(
         [
-            {"v": {"depth": 2, "oldest_age_seconds": 5.0, "dead_letters": 1, "delivered": 10, "next_attempt_at": 9.0}},
+            {
+                "v": {
+                    "depth": 2,
+                    "oldest_age_seconds": 5.0,
+                    "dead_letters": 1,
+                    "delivered": 10,
+                    "next_attempt_at": 9.0,
+                }
+            },
             {"v": {"depth": 3, "oldest_age_seconds": 9.5, "dead_letters": 0, "delivered": 1}},
             {"w": {"depth": 0, "oldest_age_seconds": 0.0, "dead_letters": 0}},
         ]
@@ -160,7 +170,9 @@ def test_admin_session_cookie_proves_the_token_and_expires() -> None:
     assert not authorized(None, {ADMIN_COOKIE: value}, TOKEN, NOW + SESSION_SECONDS + 1)
     assert not authorized(None, {ADMIN_COOKIE: value}, "another-token-entirely", NOW)
     assert TOKEN not in value
-    assert authorized(f"Bearer {TOKEN}", {}, TOKEN, NOW) and not authorized(f"Bearer {TOKEN}x", {}, TOKEN, NOW)
+    assert authorized(f"Bearer {TOKEN}", {}, TOKEN, NOW) and not authorized(
+        f"Bearer {TOKEN}x", {}, TOKEN, NOW
+    )
     assert not authorized(f"Bearer {TOKEN}", {}, None, NOW)  # no token configured: nobody
     far = session_value(TOKEN, NOW + 10 * SESSION_SECONDS)  # minted "in the future" cannot be used now
     assert not authorized(None, {ADMIN_COOKIE: far}, TOKEN, NOW)

@@ -20,7 +20,8 @@ CLIENT_SCRIPT = (
     "//   edgesplit then serves the first variant for the rest of the session (while the experiment\n"
     "//   runs). If the drift survives the reload (the experiment was paused) the page is shown.\n"
     "//\n"
-    "// API: window.edgesplit.ready -> Promise<{assignments, verified, drift}>;\n"
+    "// API: window.edgesplit.ready -> Promise<{assignments, verified, drift}> (never settles on a\n"
+    "//      page that is being reloaded to undo drift);\n"
     '//      window.edgesplit.variant(experiment, fallback) after ready; events "edgesplit:ready",\n'
     '//      "edgesplit:drift" on document.\n'
     "(function () {\n"
@@ -170,7 +171,7 @@ CLIENT_SCRIPT = (
     "    return Promise.all(fresh.map(report)).then(function () {\n"
     "      if (retry.length && hold) {\n"
     "        pinAndReload(retry);\n"
-    "        return api;\n"
+    '        return new Promise(function () {}); // this page is being replaced: it is never "ready"\n'
     "      }\n"
     "      // Remember the first variant of experiments seen for the first time (or that the\n"
     '      // server would not keep, e.g. after a pause): from now on they are what "stable" means.\n'
