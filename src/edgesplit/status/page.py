@@ -137,10 +137,11 @@ def _experiment(experiment: dict[str, Any]) -> str:
     srm = experiment["srm_p_value"]
     bandit = ' <span class="badge off">bandit</span>' if experiment["bandit"] else ""
     weights_label = "Bandit" if experiment["bandit"] else "Configured"
+    srm_text = "n/a (bandit)" if srm is None else f"{srm:.4g}"
     return (
         f'<section class="experiment" data-experiment="{escape(key)}">'
         f"<h2>{escape(key)}{_badge(experiment['status'])}{bandit}</h2>"
-        f'<div class="kv"><div>SRM p-value{_metric("b", "srm_p_value", srm, f"{srm:.4g}")}</div>'
+        f'<div class="kv"><div>SRM p-value{_metric("b", "srm_p_value", srm, srm_text)}</div>'
         f"<div>guardrails<b>{_badge(guardrail['state'])}</b></div>"
         f"<div>coverage<b>{experiment['coverage']:.0%}</b></div></div>"
         f"{pause_text}{_variant_rows(experiment)}"

@@ -91,7 +91,7 @@ def merge_queue_stats(shards: Iterable[Mapping[str, Mapping[str, Any]]]) -> dict
 def _guardrail(experiment: Experiment, verdict: Any, state: Mapping[str, float]) -> dict[str, Any]:
     if experiment.pause:
         condition = "paused"
-    elif verdict.srm:
+    elif verdict.srm and experiment.bandit is None:
         condition = "sample ratio mismatch"
     elif experiment.guardrails is not None:
         condition = "watching"
@@ -145,8 +145,9 @@ def _experiment(experiment: Experiment, data: StatusData, now: float) -> dict[st
         "coverage": experiment.coverage,
         "bandit": experiment.bandit is not None,
         "variants": variants,
-        "srm_p_value": verdict.srm_p,
-        "sample_ratio_mismatch": verdict.srm,
+        # A bandit's split moves by design: its exposures are not expected to follow today's weights.
+        "srm_p_value": None if experiment.bandit is not None else verdict.srm_p,
+        "sample_ratio_mismatch": experiment.bandit is None and verdict.srm,
         "guardrail": _guardrail(experiment, verdict, state),
         "history": [{**item, "at_iso": utc_iso(item["at"])} for item in history],
         "series": _series(data.series.get(experiment.key, []), [v.key for v in experiment.variants], now),
