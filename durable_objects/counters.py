@@ -17,6 +17,7 @@ from workers import DurableObject
 from edgesplit.core import ConfigError, parse_config_text
 from edgesplit.guardrails.counts import CountsStore
 from edgesplit.guardrails.updater import apply_update, plan_updates, record_update
+from edgesplit.status import read_counts
 
 from .storage_sql import StorageSql
 
@@ -43,6 +44,10 @@ class Counters(DurableObject):
             }
             for variant, t in self.counts.totals(experiment).items()
         }
+
+    async def status(self, experiments: list[str], now: float) -> dict[str, Any]:
+        """RPC for the status page: counts, hourly series, guardrail state and history."""
+        return read_counts(self.counts, [str(key) for key in experiments], float(now)).to_json()
 
     async def update(self) -> dict[str, Any]:
         """RPC from the cron: pause harmful experiments and move bandit weights, through KV."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from servers import ServerThread, TestOrigin  # noqa: F401 - ServerThread is re-
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
 
 def node_bin_dir() -> str:
@@ -53,3 +56,31 @@ class Worker:
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
+
+
+def get(
+    worker: Worker,
+    path: str,
+    visitor: str | None = None,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+) -> tuple[int, dict[str, Any], Any]:
+    all_headers = {**BROWSER, **(headers or {})}
+    if visitor is not None:
+        all_headers["Cookie"] = f"edgesplit_id={visitor}"
+    request = urllib.request.Request(worker.base + path, headers=all_headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, response_headers, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, response_headers, raw = error.code, error.headers, error.read()
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        body = raw
+    return (
+        status,
+        {k.lower(): v for k, v in response_headers.items()}
+        | {"set-cookie-all": response_headers.get_all("Set-Cookie") or []},
+        body,
+    )

@@ -8,7 +8,9 @@
 //     objects, no functions; the SDK itself refuses tuples), one call at a time per object;
 //   - ctx.storage.sql.exec is synchronous, on a real SQLite (node:sqlite), with cursors;
 //   - alarms fire after setAlarm, a raising handler is retried with exponential backoff (6 times);
-//   - a raising fetch is passed through to the origin after passThroughOnException().
+//   - a raising fetch is passed through to the origin after passThroughOnException();
+//   - /__miniworkerd/fault?part=cache|queue|counters|kv&on=1 makes that part throw, as an
+//     outage or an overloaded Durable Object would, until switched off.
 //
 //   node miniworkerd.mjs --dist DIR --stand-ins DIR [--port 0] [--origin URL] [--config FILE]
 //                        [--keys FILE] [--vendor URL] [--time-scale 1]
@@ -33,7 +35,8 @@ const timeScale = Number(args["time-scale"]);
 
 // ---------------------------------------------------------------- workerd-only stand-ins
 class Cache {
-  constructor() { this.entries = new Map(); this.puts = 0; this.refused = 0; }
+  constructor() { this.entries = new Map(); this.puts = 0; this.refused = 0; this.failing = false; }
+  check() { if (this.failing) throw new Error("Cache API unavailable (simulated fault)"); }
   static keyOf(key) {
     if (key instanceof Request) {
       if (key.method !== "GET") throw new TypeError("Cache.put/match: only GET requests can be cache keys");
@@ -44,12 +47,14 @@ class Cache {
     return url.href;
   }
   async match(key) {
+    this.check();
     const entry = this.entries.get(Cache.keyOf(key));
     if (!entry) return undefined;
     if (Date.now() >= entry.expires) { this.entries.delete(Cache.keyOf(key)); return undefined; }
     return new Response(entry.body, { status: entry.status, headers: entry.headers });
   }
   async put(key, response) {
+    this.check();
     const k = Cache.keyOf(key);
     if (!(response instanceof Response)) throw new TypeError("Cache.put needs a Response");
     if (response.status === 206) throw new TypeError("Cache.put: 206 Partial Content cannot be stored");
@@ -156,7 +161,7 @@ class LiveObject {  // one Durable Object instance with its input gate
 }
 
 class DurableObjectNamespace {
-  constructor(className) { this.className = className; this.objects = new Map(); }
+  constructor(className) { this.className = className; this.objects = new Map(); this.failing = false; }
   idFromName(name) { return { name: String(name), toString() { return this.name; } }; }
   get(id) {
     const name = String(id.name ?? id);
@@ -166,7 +171,9 @@ class DurableObjectNamespace {
       get(_, method) {
         if (method === "then") return undefined;  // a stub is not a promise
         if (typeof method !== "string") return undefined;
-        return (...callArgs) => live.call(method, callArgs);
+        return (...callArgs) => live.namespace.failing
+          ? Promise.reject(new Error("Durable Object is overloaded (simulated fault)"))
+          : live.call(method, callArgs);
       },
     });
   }
@@ -234,6 +241,7 @@ const env = {
   ...(args.vendor ? { EDGESPLIT_VENDOR_URL: args.vendor } : {}),
   EDGESPLIT_DRAIN_PACE: "0.05", EDGESPLIT_DRAIN_BACKOFF: "0.05", EDGESPLIT_DRAIN_TIMEOUT: "2",
 };
+globalThis._miniworkerd_env = env;
 
 // ---------------------------------------------------------------- HTTP in front
 async function controls(req, url, body) {
@@ -250,6 +258,12 @@ async function controls(req, url, body) {
   if (route === "/kv" && req.method === "PUT") { await kv.put(url.searchParams.get("key"), body); return { ok: true }; }
   if (route === "/kv") return { value: kv.values.get(url.searchParams.get("key")) ?? null };
   if (route === "/kv-failing") { kv.failing = url.searchParams.get("on") === "1"; return { failing: kv.failing }; }
+  if (route === "/fault") {  // cache | queue | counters | kv: the platform part fails until switched off
+    const part = { cache: caches.default, queue, counters, kv }[url.searchParams.get("part")];
+    if (!part) return null;
+    part.failing = url.searchParams.get("on") === "1";
+    return { failing: part.failing };
+  }
   if (route === "/env") { env[url.searchParams.get("name")] = url.searchParams.get("value"); return { ok: true }; }
   if (route === "/scheduled") {
     await settle();  // counts sent by earlier requests' waitUntil arrive first

@@ -7,45 +7,15 @@ import random
 import time
 import urllib.error
 import urllib.request
-from typing import Any
 
 import pytest
-from edge_support import Worker
+from edge_support import Worker, get
 
 from edgesplit import load_config
 from edgesplit.core import assign, verify_token
 from servers import CONFIG, DECISION_HEADER, KEYRING
 
 CONFIG_OBJ = load_config(CONFIG)
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
-
-
-def get(
-    worker: Worker,
-    path: str,
-    visitor: str | None = None,
-    headers: dict[str, str] | None = None,
-    method: str = "GET",
-) -> tuple[int, dict[str, Any], Any]:
-    all_headers = {**BROWSER, **(headers or {})}
-    if visitor is not None:
-        all_headers["Cookie"] = f"edgesplit_id={visitor}"
-    request = urllib.request.Request(worker.base + path, headers=all_headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, response_headers, raw = response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        status, response_headers, raw = error.code, error.headers, error.read()
-    try:
-        body: Any = json.loads(raw)
-    except ValueError:
-        body = raw
-    return (
-        status,
-        {k.lower(): v for k, v in response_headers.items()}
-        | {"set-cookie-all": response_headers.get_all("Set-Cookie") or []},
-        body,
-    )
 
 
 def expected(visitor: str, path: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ module level (workerd snapshots module state at deploy time).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Sequence
 from typing import Any
@@ -15,9 +16,11 @@ import js
 from pyodide.ffi import JsException, to_js
 from workers import Response
 
-from ..pipeline import Headers, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
+from ..pipeline import Headers, Metrics, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
 from ..queue.sharding import shard_for, shard_name
 from ..vendors import SendResult, VendorRequest, retry_after_seconds
+
+log = logging.getLogger("edgesplit.edge")
 
 try:  # Pyodide 0.28 maps JS null to a jsnull singleton
     from pyodide.ffi import jsnull
@@ -158,8 +161,9 @@ class EdgeCache:
     """``caches.default`` with per-variant keys. The cached copy carries an explicit lifetime;
     the origin's own Cache-Control travels beside it and is restored on a hit."""
 
-    def __init__(self, background: WaitUntilBackground) -> None:
+    def __init__(self, background: WaitUntilBackground, metrics: Metrics | None = None) -> None:
         self.background = background
+        self.metrics = metrics
 
     async def lookup(self, key: str, request: ProxyRequest) -> ProxyResponse | None:
         match = await js.caches.default.match(key)
@@ -188,8 +192,17 @@ class EdgeCache:
         cached = js.Response.new(
             to_cache, _js_object({"status": response.status, "headers": js_headers(headers)})
         )
-        self.background.defer(js.caches.default.put(key, cached))
+        self.background.defer(self._put(key, cached))
         return response
+
+    async def _put(self, key: str, cached: Any) -> None:
+        """The write happens after the response: its failure is counted, never the visitor's."""
+        try:
+            await js.caches.default.put(key, cached)
+        except Exception as exc:  # noqa: BLE001
+            if self.metrics is not None:
+                self.metrics.inc("edgesplit_internal_errors_total", stage="cache_store")
+            log.error("cache write failed: %r", exc)
 
 
 class FetchSender:

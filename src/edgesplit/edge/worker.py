@@ -40,6 +40,7 @@ from .js_adapters import (
     to_proxy_request,
     to_workers_response,
 )
+from .status_source import EdgeStatusSource
 
 __all__ = ["handle_fetch", "handle_scheduled"]
 
@@ -112,6 +113,7 @@ async def _config(state: _IsolateState, env: Any) -> Any:
 def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Keyring) -> Pipeline:
     background = WaitUntilBackground(ctx)
     shards = int(_var(env, "EDGESPLIT_QUEUE_SHARDS", "8") or 8)
+    counters = _counters(env)
     return Pipeline(
         config=holder,
         keyring=keyring,
@@ -132,10 +134,13 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
         clock=SystemClock(),
         new_id=new_visitor_id,
         background=background,
-        cache=EdgeCache(background),
+        cache=EdgeCache(background, state.metrics),
         metrics=state.metrics,
         admin_token=_var(env, "EDGESPLIT_ADMIN_TOKEN"),
-        observer=state.recorder if getattr(env, "COUNTERS", None) is not None else None,
+        observer=state.recorder if counters is not None else None,
+        status=EdgeStatusSource(counters, env.QUEUE, shards, state.recorder)
+        if counters is not None
+        else None,
     )
 
 
@@ -175,15 +180,21 @@ async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
             )
     pipeline = _pipeline(state, env, ctx, holder, keyring)
     response = await pipeline.handle(proxy_request)
-    try:
-        counters = _counters(env)
-        rows = _counts_rows(state, time.time()) if counters is not None else []
-        if rows:
-            pipeline.background.defer(counters.add(rows))
-    except Exception as exc:  # noqa: BLE001 - counting must never cost the page
-        state.metrics.inc("edgesplit_internal_errors_total", stage="counts")
-        log.error("counts flush failed: %r", exc)
+    counters = _counters(env)
+    rows = _counts_rows(state, time.time()) if counters is not None else []
+    if rows:
+        pipeline.background.defer(_send_counts(state, counters, rows))
     return to_workers_response(response)
+
+
+async def _send_counts(state: _IsolateState, counters: Any, rows: list[list[Any]]) -> None:
+    """Counts to the Counters object after the response; kept for the next flush if it fails."""
+    try:
+        await counters.add(rows)
+    except Exception as exc:  # noqa: BLE001 - counting must never cost the page
+        state.recorder.restore(rows)
+        state.metrics.inc("edgesplit_internal_errors_total", stage="counts")
+        log.error("counts flush failed, kept for the next one: %r", exc)
 
 
 async def handle_scheduled(env: Any) -> dict[str, Any]:

@@ -31,6 +31,13 @@ class CountsRecorder:
         for key, variant in event.get("assignments", {}).items():
             self._pending[(key, variant)]["conversions"] += 1
 
+    def restore(self, rows: list[list[Any]] | list[tuple[str, str, float, dict[str, float]]]) -> None:
+        """Put back rows whose delivery to storage failed: they go with the next flush."""
+        for key, variant, _, amounts in rows:
+            pending = self._pending[(key, variant)]
+            for name, amount in amounts.items():
+                pending[name] += amount
+
     def drain(self, now: float) -> list[tuple[str, str, float, dict[str, float]]]:
         rows = [(key, variant, now, dict(amounts)) for (key, variant), amounts in self._pending.items()]
         self._pending.clear()
