@@ -4,7 +4,6 @@ metrics and what visitors were given, charts that draw those numbers, no externa
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -29,7 +28,11 @@ def demo_config(path: Path) -> None:
     for experiment in document["experiments"]:
         if experiment["key"] == "checkout-button":
             experiment["status"] = "paused"
-            experiment["pause"] = {"by": "ana@example.com", "at": "2026-11-24T01:00:00Z", "reason": "legal review"}
+            experiment["pause"] = {
+                "by": "ana@example.com",
+                "at": "2026-11-24T01:00:00Z",
+                "reason": "legal review",
+            }
     document["experiments"].append(
         {
             "key": "promo-banner",
@@ -46,7 +49,9 @@ def gauges(metrics: str, name: str) -> dict[tuple[str, ...], float]:
     for line in metrics.splitlines():
         if line.startswith(name + "{"):
             labels, value = line[len(name) + 1 :].rsplit("} ", 1)
-            found[tuple(sorted(part.split("=", 1)[1].strip('"') for part in labels.split(",")))] = float(value)
+            found[tuple(sorted(part.split("=", 1)[1].strip('"') for part in labels.split(",")))] = float(
+                value
+            )
     return found
 
 
@@ -68,7 +73,12 @@ async def test_status_page_renders_the_numbers_the_metrics_report(tmp_path: Path
     demo_config(config_path)
     config = load_config(str(config_path))
     stack = DemoStack(
-        port=0, origin_port=0, vendor_port=0, config_path=str(config_path), admin_token=TOKEN, guardrail_interval=3600
+        port=0,
+        origin_port=0,
+        vendor_port=0,
+        config_path=str(config_path),
+        admin_token=TOKEN,
+        guardrail_interval=3600,
     )
     await stack.start()
     assert stack.service is not None
@@ -82,7 +92,9 @@ async def test_status_page_renders_the_numbers_the_metrics_report(tmp_path: Path
                     stack.proxy_url + path, headers={**BROWSER, "Cookie": f"edgesplit_id={visitor}"}
                 ) as resp:
                     assert resp.status == 200
-                    decision = [c for c in resp.headers.getall("Set-Cookie") if c.startswith("edgesplit_decision=")]
+                    decision = [
+                        c for c in resp.headers.getall("Set-Cookie") if c.startswith("edgesplit_decision=")
+                    ]
                 for key, a in assign(config, visitor, {"path": path}).items():
                     if a.in_experiment and a.variant is not None:
                         given[(key, a.variant)] += 1

@@ -59,3 +59,25 @@ def test_javascript_verifier_passes_under_node_test_runner() -> None:
         f"# pass {len(VECTORS['cases']) + 3}" in result.stdout
         or f"pass {len(VECTORS['cases']) + 3}" in result.stdout
     )
+
+
+def test_the_served_browser_files_are_the_ones_in_js() -> None:
+    """The proxy and the Worker serve embedded copies of js/: they must not drift apart."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "embed_js.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_browser_keys_are_the_public_half_only() -> None:
+    from edgesplit.core import browser_keys
+
+    ed25519 = pytest.importorskip("edgesplit.ed25519")
+    key = ed25519.ed25519_key("ed-1", bytes(range(32)), None, None)
+    keyring = load_keyring({"keys": [{"id": "hs", "secret": "A" * 43}]})
+    assert browser_keys(keyring) == {}  # HMAC secrets never reach a browser
+    from edgesplit.core import Keyring
+
+    public = browser_keys(Keyring((key,)))
+    assert list(public) == ["ed-1"] and public["ed-1"]["alg"] == "EdDSA"
+    assert len(public["ed-1"]["publicKey"]) == 43 and "private" not in json.dumps(public)

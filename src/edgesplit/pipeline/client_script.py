@@ -4,304 +4,304 @@ __all__ = ["CLIENT_SCRIPT", "VERIFY_MODULE"]
 
 CLIENT_SCRIPT = (
     "// edgesplit browser client: the page's own assignments without another request, verified,\n"
-    "// kept stable for the browser session, and drift (the variant changing mid-session, as after a\n"
-    "// cache or config mix-up) reported once and never shown.\n"
-    "//\n"
+    '// kept stable for the browser session, and drift (the variant changing mid-session, as after a\n'
+    '// cache or config mix-up) reported once and never shown.\n'
+    '//\n'
     '//   <script src="/__edgesplit/client.js"\n'
     '//           data-keys=\'{"2026-11": {"alg": "EdDSA", "publicKey": "<base64url>"}}\'></script>\n'
-    "//\n"
-    "// Put it in <head> without async/defer, so a drifted page is hidden before it paints. No build\n"
-    "// step; plain ES2017. It reads the readable `edgesplit_decision` cookie, verifies it with the\n"
-    "// public keys in data-keys (WebCrypto, via verify.mjs beside this file; without data-keys the\n"
-    "// assignments are read unverified and only the server checks them), remembers each\n"
+    '//\n'
+    '// Put it in <head> without async/defer, so a drifted page is hidden before it paints. No build\n'
+    '// step; plain ES2017. It reads the readable `edgesplit_decision` cookie, verifies it with the\n'
+    '// public keys in data-keys (WebCrypto, via verify.mjs beside this file; without data-keys the\n'
+    '// assignments are read unverified and only the server checks them), remembers each\n'
     "// experiment's first variant in sessionStorage, and when a later page says otherwise it:\n"
-    "//   1. hides the page, 2. posts one drift report to the track endpoint (both tokens, so the\n"
-    "//   server can check it), 3. sets the session pin cookie to the first token and reloads once;\n"
-    "//   edgesplit then serves the first variant for the rest of the session (while the experiment\n"
-    "//   runs). If the drift survives the reload (the experiment was paused) the page is shown.\n"
-    "//\n"
-    "// API: window.edgesplit.ready -> Promise<{assignments, verified, drift}> (never settles on a\n"
-    "//      page that is being reloaded to undo drift);\n"
+    '//   1. hides the page, 2. posts one drift report to the track endpoint (both tokens, so the\n'
+    '//   server can check it), 3. sets the session pin cookie to the first token and reloads once;\n'
+    '//   edgesplit then serves the first variant for the rest of the session (while the experiment\n'
+    '//   runs). If the drift survives the reload (the experiment was paused) the page is shown.\n'
+    '//\n'
+    '// API: window.edgesplit.ready -> Promise<{assignments, verified, drift}> (never settles on a\n'
+    '//      page that is being reloaded to undo drift);\n'
     '//      window.edgesplit.variant(experiment, fallback) after ready; events "edgesplit:ready",\n'
     '//      "edgesplit:drift" on document.\n'
-    "(function () {\n"
+    '(function () {\n'
     '  "use strict";\n'
-    "  var script = document.currentScript;\n"
-    "  var data = (script && script.dataset) || {};\n"
-    "  var base = script && script.src ? script.src : location.href;\n"
+    '  var script = document.currentScript;\n'
+    '  var data = (script && script.dataset) || {};\n'
+    '  var base = script && script.src ? script.src : location.href;\n'
     '  var cookieName = data.cookie || "edgesplit_decision";\n'
     '  var pinCookie = data.pinCookie || "edgesplit_pin";\n'
     '  var trackUrl = data.track || new URL("track", base).href;\n'
     '  var verifyUrl = new URL("verify.mjs", base).href;\n'
     '  var FIRST = "edgesplit:first";\n'
-    "  var HOLD_MS = 3000;\n"
-    "  var root = document.documentElement;\n"
-    "\n"
-    "  function readCookie(name) {\n"
+    '  var HOLD_MS = 3000;\n'
+    '  var root = document.documentElement;\n'
+    '\n'
+    '  function readCookie(name) {\n'
     '    var parts = document.cookie ? document.cookie.split(";") : [];\n'
-    "    for (var i = 0; i < parts.length; i++) {\n"
-    "      var pair = parts[i].trim();\n"
+    '    for (var i = 0; i < parts.length; i++) {\n'
+    '      var pair = parts[i].trim();\n'
     '      if (pair.slice(0, name.length + 1) === name + "=") return pair.slice(name.length + 1);\n'
-    "    }\n"
-    "    return null;\n"
-    "  }\n"
-    "\n"
-    "  function unverifiedClaims(token) {\n"
-    "    try {\n"
+    '    }\n'
+    '    return null;\n'
+    '  }\n'
+    '\n'
+    '  function unverifiedClaims(token) {\n'
+    '    try {\n'
     '      var payload = token.split(".")[2].replace(/-/g, "+").replace(/_/g, "/");\n'
-    "      var bytes = Uint8Array.from(atob(payload), function (c) { return c.charCodeAt(0); });\n"
-    "      var claims = JSON.parse(new TextDecoder().decode(bytes));\n"
+    '      var bytes = Uint8Array.from(atob(payload), function (c) { return c.charCodeAt(0); });\n'
+    '      var claims = JSON.parse(new TextDecoder().decode(bytes));\n'
     '      return claims && typeof claims.a === "object" && typeof claims.v === "string" ? claims : null;\n'
-    "    } catch (e) {\n"
-    "      return null;\n"
-    "    }\n"
-    "  }\n"
-    "\n"
-    "  function session(key, value) {\n"
-    "    try {\n"
+    '    } catch (e) {\n'
+    '      return null;\n'
+    '    }\n'
+    '  }\n'
+    '\n'
+    '  function session(key, value) {\n'
+    '    try {\n'
     '      if (value === undefined) return JSON.parse(sessionStorage.getItem(key) || "null");\n'
-    "      sessionStorage.setItem(key, JSON.stringify(value));\n"
-    "    } catch (e) {\n"
-    "      return null; // storage off (privacy mode): no drift detection, the page still works\n"
-    "    }\n"
-    "    return null;\n"
-    "  }\n"
-    "\n"
-    "  function inExperiment(claims) {\n"
-    "    var held = claims.o || [];\n"
-    "    var result = {};\n"
-    "    Object.keys(claims.a).forEach(function (key) {\n"
-    "      if (held.indexOf(key) < 0) result[key] = claims.a[key];\n"
-    "    });\n"
-    "    return result;\n"
-    "  }\n"
-    "\n"
-    "  function findDrift(first, claims) {\n"
-    "    var now = inExperiment(claims);\n"
-    "    return Object.keys(now).filter(function (key) {\n"
-    "      return first[key] && first[key].visitor === claims.v && first[key].variant !== now[key];\n"
-    "    }).map(function (key) {\n"
-    "      return { experiment: key, expected: first[key].variant, observed: now[key], firstToken: first[key].token };\n"
-    "    });\n"
-    "  }\n"
-    "\n"
-    "  function reveal() {\n"
+    '      sessionStorage.setItem(key, JSON.stringify(value));\n'
+    '    } catch (e) {\n'
+    '      return null; // storage off (privacy mode): no drift detection, the page still works\n'
+    '    }\n'
+    '    return null;\n'
+    '  }\n'
+    '\n'
+    '  function inExperiment(claims) {\n'
+    '    var held = claims.o || [];\n'
+    '    var result = {};\n'
+    '    Object.keys(claims.a).forEach(function (key) {\n'
+    '      if (held.indexOf(key) < 0) result[key] = claims.a[key];\n'
+    '    });\n'
+    '    return result;\n'
+    '  }\n'
+    '\n'
+    '  function findDrift(first, claims) {\n'
+    '    var now = inExperiment(claims);\n'
+    '    return Object.keys(now).filter(function (key) {\n'
+    '      return first[key] && first[key].visitor === claims.v && first[key].variant !== now[key];\n'
+    '    }).map(function (key) {\n'
+    '      return { experiment: key, expected: first[key].variant, observed: now[key], firstToken: first[key].token };\n'
+    '    });\n'
+    '  }\n'
+    '\n'
+    '  function reveal() {\n'
     '    if (root.getAttribute("data-edgesplit-hold") !== null) {\n'
     '      root.removeAttribute("data-edgesplit-hold");\n'
     '      root.style.visibility = "";\n'
-    "    }\n"
-    "  }\n"
-    "\n"
-    "  // Synchronous part: runs before the body paints.\n"
-    "  var token = readCookie(cookieName);\n"
-    "  var claims = token ? unverifiedClaims(token) : null;\n"
-    "  var first = session(FIRST) || {};\n"
-    "  var suspected = claims ? findDrift(first, claims) : [];\n"
+    '    }\n'
+    '  }\n'
+    '\n'
+    '  // Synchronous part: runs before the body paints.\n'
+    '  var token = readCookie(cookieName);\n'
+    '  var claims = token ? unverifiedClaims(token) : null;\n'
+    '  var first = session(FIRST) || {};\n'
+    '  var suspected = claims ? findDrift(first, claims) : [];\n'
     '  var reloaded = session(FIRST + ":reloaded") || {};\n'
     '  var hold = suspected.some(function (d) { return !reloaded[d.experiment + ":" + d.observed]; });\n'
-    "  if (hold) {\n"
+    '  if (hold) {\n'
     '    root.setAttribute("data-edgesplit-hold", "");\n'
     '    root.style.visibility = "hidden";\n'
-    "    setTimeout(reveal, HOLD_MS); // fail open: never keep a page hidden for long\n"
-    "  }\n"
-    "\n"
-    "  function keys() {\n"
-    "    if (!data.keys) return null;\n"
-    "    try {\n"
-    "      return JSON.parse(data.keys);\n"
-    "    } catch (e) {\n"
-    "      return null;\n"
-    "    }\n"
-    "  }\n"
-    "\n"
-    "  function verify() {\n"
-    "    var keyring = keys();\n"
-    "    if (!token || !claims) return Promise.resolve({ claims: null, verified: false });\n"
-    "    if (!keyring) return Promise.resolve({ claims: claims, verified: false });\n"
-    "    return import(verifyUrl).then(function (module) {\n"
-    "      return module.verifyDecision(token, keyring);\n"
-    "    }).then(function (result) {\n"
-    "      return { claims: result.ok ? result.claims : null, verified: result.ok, reason: result.reason };\n"
-    "    });\n"
-    "  }\n"
-    "\n"
-    "  function report(drift) {\n"
-    "    var body = JSON.stringify({\n"
+    '    setTimeout(reveal, HOLD_MS); // fail open: never keep a page hidden for long\n'
+    '  }\n'
+    '\n'
+    '  function keys() {\n'
+    '    if (!data.keys) return null;\n'
+    '    try {\n'
+    '      return JSON.parse(data.keys);\n'
+    '    } catch (e) {\n'
+    '      return null;\n'
+    '    }\n'
+    '  }\n'
+    '\n'
+    '  function verify() {\n'
+    '    var keyring = keys();\n'
+    '    if (!token || !claims) return Promise.resolve({ claims: null, verified: false });\n'
+    '    if (!keyring) return Promise.resolve({ claims: claims, verified: false });\n'
+    '    return import(verifyUrl).then(function (module) {\n'
+    '      return module.verifyDecision(token, keyring);\n'
+    '    }).then(function (result) {\n'
+    '      return { claims: result.ok ? result.claims : null, verified: result.ok, reason: result.reason };\n'
+    '    });\n'
+    '  }\n'
+    '\n'
+    '  function report(drift) {\n'
+    '    var body = JSON.stringify({\n'
     '      type: "drift", experiment: drift.experiment, expected: drift.expected, observed: drift.observed,\n'
-    "      first_token: drift.firstToken, token: token,\n"
-    "    });\n"
-    "    var sent = fetch(trackUrl, {\n"
+    '      first_token: drift.firstToken, token: token,\n'
+    '    });\n'
+    '    var sent = fetch(trackUrl, {\n'
     '      method: "POST", body: body, keepalive: true, credentials: "same-origin",\n'
     '      headers: { "content-type": "application/json" },\n'
-    "    }).catch(function () { return null; });\n"
-    "    var timeout = new Promise(function (resolve) { setTimeout(resolve, 1000); });\n"
-    "    return Promise.race([sent, timeout]);\n"
-    "  }\n"
-    "\n"
-    "  function pinAndReload(drifts) {\n"
+    '    }).catch(function () { return null; });\n'
+    '    var timeout = new Promise(function (resolve) { setTimeout(resolve, 1000); });\n'
+    '    return Promise.race([sent, timeout]);\n'
+    '  }\n'
+    '\n'
+    '  function pinAndReload(drifts) {\n'
     '    var secure = location.protocol === "https:" ? "; Secure" : "";\n'
     '    document.cookie = pinCookie + "=" + drifts[0].firstToken + "; Path=/; SameSite=Lax" + secure;\n'
     '    drifts.forEach(function (d) { reloaded[d.experiment + ":" + d.observed] = true; });\n'
     '    session(FIRST + ":reloaded", reloaded);\n'
-    "    location.replace(location.href);\n"
-    "  }\n"
-    "\n"
-    "  var api = { assignments: {}, verified: false, drift: [] };\n"
-    "  api.variant = function (experiment, fallback) {\n"
-    "    return Object.prototype.hasOwnProperty.call(api.assignments, experiment) ? api.assignments[experiment] : fallback;\n"
-    "  };\n"
-    "  api.ready = verify().then(function (result) {\n"
-    "    var checked = result.claims;\n"
-    "    if (!checked) {\n"
-    "      reveal();\n"
-    "      return api;\n"
-    "    }\n"
-    "    api.assignments = inExperiment(checked);\n"
-    "    api.verified = result.verified;\n"
-    "    var drifts = findDrift(first, checked);\n"
+    '    location.replace(location.href);\n'
+    '  }\n'
+    '\n'
+    '  var api = { assignments: {}, verified: false, drift: [] };\n'
+    '  api.variant = function (experiment, fallback) {\n'
+    '    return Object.prototype.hasOwnProperty.call(api.assignments, experiment) ? api.assignments[experiment] : fallback;\n'
+    '  };\n'
+    '  api.ready = verify().then(function (result) {\n'
+    '    var checked = result.claims;\n'
+    '    if (!checked) {\n'
+    '      reveal();\n'
+    '      return api;\n'
+    '    }\n'
+    '    api.assignments = inExperiment(checked);\n'
+    '    api.verified = result.verified;\n'
+    '    var drifts = findDrift(first, checked);\n'
     '    var reported = session(FIRST + ":reported") || {};\n'
     '    var fresh = drifts.filter(function (d) { return !reported[d.experiment + ":" + d.expected + ":" + d.observed]; });\n'
     '    fresh.forEach(function (d) { reported[d.experiment + ":" + d.expected + ":" + d.observed] = true; });\n'
     '    session(FIRST + ":reported", reported);\n'
-    "    api.drift = drifts;\n"
-    "    drifts.forEach(function (d) {\n"
+    '    api.drift = drifts;\n'
+    '    drifts.forEach(function (d) {\n'
     '      document.dispatchEvent(new CustomEvent("edgesplit:drift", { detail: d }));\n'
-    "    });\n"
+    '    });\n'
     '    var retry = drifts.filter(function (d) { return !reloaded[d.experiment + ":" + d.observed]; });\n'
-    "    return Promise.all(fresh.map(report)).then(function () {\n"
-    "      if (retry.length && hold) {\n"
-    "        pinAndReload(retry);\n"
+    '    return Promise.all(fresh.map(report)).then(function () {\n'
+    '      if (retry.length && hold) {\n'
+    '        pinAndReload(retry);\n'
     '        return new Promise(function () {}); // this page is being replaced: it is never "ready"\n'
-    "      }\n"
-    "      // Remember the first variant of experiments seen for the first time (or that the\n"
+    '      }\n'
+    '      // Remember the first variant of experiments seen for the first time (or that the\n'
     '      // server would not keep, e.g. after a pause): from now on they are what "stable" means.\n'
-    "      Object.keys(api.assignments).forEach(function (key) {\n"
-    "        var kept = first[key] && first[key].visitor === checked.v && first[key].variant === api.assignments[key];\n"
-    "        if (!kept && !retry.some(function (d) { return d.experiment === key; })) {\n"
-    "          first[key] = { variant: api.assignments[key], token: token, visitor: checked.v };\n"
-    "        }\n"
-    "      });\n"
-    "      session(FIRST, first);\n"
-    "      reveal();\n"
+    '      Object.keys(api.assignments).forEach(function (key) {\n'
+    '        var kept = first[key] && first[key].visitor === checked.v && first[key].variant === api.assignments[key];\n'
+    '        if (!kept && !retry.some(function (d) { return d.experiment === key; })) {\n'
+    '          first[key] = { variant: api.assignments[key], token: token, visitor: checked.v };\n'
+    '        }\n'
+    '      });\n'
+    '      session(FIRST, first);\n'
+    '      reveal();\n'
     '      document.dispatchEvent(new CustomEvent("edgesplit:ready", { detail: api }));\n'
-    "      return api;\n"
-    "    });\n"
-    "  }).catch(function (error) {\n"
-    "    reveal();\n"
-    "    throw error;\n"
-    "  });\n"
-    "  window.edgesplit = api;\n"
-    "})();\n"
+    '      return api;\n'
+    '    });\n'
+    '  }).catch(function (error) {\n'
+    '    reveal();\n'
+    '    throw error;\n'
+    '  });\n'
+    '  window.edgesplit = api;\n'
+    '})();\n'
 )
 
 VERIFY_MODULE = (
-    "// Verifies edgesplit decision tokens in Node (>= 20) and in browsers, with WebCrypto only.\n"
-    "//\n"
+    '// Verifies edgesplit decision tokens in Node (>= 20) and in browsers, with WebCrypto only.\n'
+    '//\n'
     '//   import { verifyDecision } from "./edgesplit-verify.mjs";\n'
     '//   const result = await verifyDecision(token, { "2026-11": { alg: "EdDSA", publicKey: "<base64url>" } });\n'
     '//   if (result.ok) render(result.claims.a["hero"]);   // else result.reason says why\n'
-    "//\n"
-    "// Token: es1.<key id>.<payload>.<signature>, base64url without padding (canonical spellings\n"
+    '//\n'
+    '// Token: es1.<key id>.<payload>.<signature>, base64url without padding (canonical spellings\n'
     "// only). The algorithm comes from the caller's key for that id, never from the token. Browsers\n"
-    "// should hold only Ed25519 public keys; HS256 secrets belong on servers.\n"
-    "\n"
+    '// should hold only Ed25519 public keys; HS256 secrets belong on servers.\n'
+    '\n'
     'const REASONS = new Set(["malformed", "unsupported_version", "unknown_key", "bad_signature", "expired", "not_yet_valid"]);\n'
-    "const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;\n"
-    "const B64URL = /^[A-Za-z0-9_-]*$/;\n"
-    "const MAX_TOKEN_LENGTH = 8192;\n"
-    "const encoder = new TextEncoder();\n"
-    "\n"
-    "function reject(reason, keyId = null) {\n"
-    "  if (!REASONS.has(reason)) throw new Error(`unknown reason ${reason}`);\n"
-    "  return { ok: false, reason, claims: null, keyId };\n"
-    "}\n"
-    "\n"
-    "function toBase64Url(bytes) {\n"
+    'const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;\n'
+    'const B64URL = /^[A-Za-z0-9_-]*$/;\n'
+    'const MAX_TOKEN_LENGTH = 8192;\n'
+    'const encoder = new TextEncoder();\n'
+    '\n'
+    'function reject(reason, keyId = null) {\n'
+    '  if (!REASONS.has(reason)) throw new Error(`unknown reason ${reason}`);\n'
+    '  return { ok: false, reason, claims: null, keyId };\n'
+    '}\n'
+    '\n'
+    'function toBase64Url(bytes) {\n'
     '  let binary = "";\n'
-    "  for (const byte of bytes) binary += String.fromCharCode(byte);\n"
+    '  for (const byte of bytes) binary += String.fromCharCode(byte);\n'
     '  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");\n'
-    "}\n"
-    "\n"
-    "/** Decode base64url, or null unless `text` is exactly the canonical encoding of the bytes. */\n"
-    "export function decodeBase64Url(text) {\n"
+    '}\n'
+    '\n'
+    '/** Decode base64url, or null unless `text` is exactly the canonical encoding of the bytes. */\n'
+    'export function decodeBase64Url(text) {\n'
     '  if (typeof text !== "string" || text.length % 4 === 1 || !B64URL.test(text)) return null;\n'
     '  const padded = text.replaceAll("-", "+").replaceAll("_", "/") + "=".repeat((4 - (text.length % 4)) % 4);\n'
-    "  let binary;\n"
-    "  try {\n"
-    "    binary = atob(padded);\n"
-    "  } catch {\n"
-    "    return null;\n"
-    "  }\n"
-    "  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));\n"
-    "  return toBase64Url(bytes) === text ? bytes : null;\n"
-    "}\n"
-    "\n"
-    "const keyCache = new Map();\n"
-    "\n"
-    "async function cryptoKey(keyId, spec) {\n"
-    "  const cacheKey = `${keyId}:${spec.alg}:${spec.publicKey ?? spec.secret}`;\n"
-    "  if (keyCache.has(cacheKey)) return keyCache.get(cacheKey);\n"
-    "  let key;\n"
+    '  let binary;\n'
+    '  try {\n'
+    '    binary = atob(padded);\n'
+    '  } catch {\n'
+    '    return null;\n'
+    '  }\n'
+    '  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));\n'
+    '  return toBase64Url(bytes) === text ? bytes : null;\n'
+    '}\n'
+    '\n'
+    'const keyCache = new Map();\n'
+    '\n'
+    'async function cryptoKey(keyId, spec) {\n'
+    '  const cacheKey = `${keyId}:${spec.alg}:${spec.publicKey ?? spec.secret}`;\n'
+    '  if (keyCache.has(cacheKey)) return keyCache.get(cacheKey);\n'
+    '  let key;\n'
     '  if (spec.alg === "EdDSA") {\n'
-    "    const raw = decodeBase64Url(spec.publicKey);\n"
-    "    if (!raw || raw.length !== 32) throw new Error(`key ${keyId}: publicKey must be 32 bytes of base64url`);\n"
+    '    const raw = decodeBase64Url(spec.publicKey);\n'
+    '    if (!raw || raw.length !== 32) throw new Error(`key ${keyId}: publicKey must be 32 bytes of base64url`);\n'
     '    key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);\n'
     '  } else if (spec.alg === "HS256" || spec.alg === undefined) {\n'
     '    const raw = typeof spec.secret === "string" ? decodeBase64Url(spec.secret.replace(/=+$/, "")) : spec.secret;\n'
-    "    if (!raw || raw.length < 32) throw new Error(`key ${keyId}: secret must be at least 32 bytes`);\n"
+    '    if (!raw || raw.length < 32) throw new Error(`key ${keyId}: secret must be at least 32 bytes`);\n'
     '    key = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);\n'
-    "  } else {\n"
-    "    throw new Error(`key ${keyId}: unsupported alg ${spec.alg}`);\n"
-    "  }\n"
-    "  keyCache.set(cacheKey, key);\n"
-    "  return key;\n"
-    "}\n"
-    "\n"
-    "function validClaims(claims) {\n"
-    "  const ints = [claims?.iat, claims?.exp].every((t) => Number.isInteger(t));\n"
+    '  } else {\n'
+    '    throw new Error(`key ${keyId}: unsupported alg ${spec.alg}`);\n'
+    '  }\n'
+    '  keyCache.set(cacheKey, key);\n'
+    '  return key;\n'
+    '}\n'
+    '\n'
+    'function validClaims(claims) {\n'
+    '  const ints = [claims?.iat, claims?.exp].every((t) => Number.isInteger(t));\n'
     '  const strings = typeof claims?.c === "string" && typeof claims?.v === "string";\n'
     '  const assignments = claims?.a && typeof claims.a === "object" && !Array.isArray(claims.a) &&\n'
     '    Object.values(claims.a).every((v) => typeof v === "string");\n'
     '  const heldOut = claims?.o === undefined || (Array.isArray(claims.o) && claims.o.every((k) => typeof k === "string"));\n'
-    "  return ints && strings && assignments && heldOut;\n"
-    "}\n"
-    "\n"
-    "/**\n"
+    '  return ints && strings && assignments && heldOut;\n'
+    '}\n'
+    '\n'
+    '/**\n'
     " * Check a token's form, key, signature and lifetime. Never throws for a bad token: returns\n"
     ' * { ok, reason, claims, keyId }. `keys` maps key ids to { alg: "EdDSA", publicKey } or\n'
     ' * { alg: "HS256", secret }; `verifyUntil` (epoch seconds) retires a key after rotation.\n'
-    " */\n"
-    "export async function verifyDecision(token, keys, { now = Date.now() / 1000, leeway = 60 } = {}) {\n"
+    ' */\n'
+    'export async function verifyDecision(token, keys, { now = Date.now() / 1000, leeway = 60 } = {}) {\n'
     '  if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH || !/^[\\x00-\\x7f]*$/.test(token)) return reject("malformed");\n'
     '  const parts = token.split(".");\n'
     '  if (parts.length !== 4) return reject("malformed");\n'
-    "  const [version, keyId, payloadText, signatureText] = parts;\n"
+    '  const [version, keyId, payloadText, signatureText] = parts;\n'
     '  if (version !== "es1") return reject("unsupported_version");\n'
     '  if (!KEY_ID.test(keyId)) return reject("malformed");\n'
-    "  const spec = Object.prototype.hasOwnProperty.call(keys, keyId) ? keys[keyId] : undefined;\n"
+    '  const spec = Object.prototype.hasOwnProperty.call(keys, keyId) ? keys[keyId] : undefined;\n'
     '  if (!spec) return reject("unknown_key", keyId);\n'
     '  if (spec.verifyUntil !== undefined && now > spec.verifyUntil) return reject("unknown_key", keyId);\n'
-    "  const signature = decodeBase64Url(signatureText);\n"
-    "  const payload = decodeBase64Url(payloadText);\n"
+    '  const signature = decodeBase64Url(signatureText);\n'
+    '  const payload = decodeBase64Url(payloadText);\n'
     '  if (!signature || !payload) return reject("malformed", keyId);\n'
-    "  const key = await cryptoKey(keyId, spec);\n"
+    '  const key = await cryptoKey(keyId, spec);\n'
     '  const algorithm = spec.alg === "EdDSA" ? { name: "Ed25519" } : { name: "HMAC" };\n'
-    "  const valid = await crypto.subtle.verify(algorithm, key, signature, encoder.encode(`${version}.${keyId}.${payloadText}`));\n"
+    '  const valid = await crypto.subtle.verify(algorithm, key, signature, encoder.encode(`${version}.${keyId}.${payloadText}`));\n'
     '  if (!valid) return reject("bad_signature", keyId);\n'
-    "  let claims;\n"
-    "  try {\n"
+    '  let claims;\n'
+    '  try {\n'
     '    claims = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));\n'
-    "  } catch {\n"
+    '  } catch {\n'
     '    return reject("malformed", keyId);\n'
-    "  }\n"
+    '  }\n'
     '  if (!validClaims(claims)) return reject("malformed", keyId);\n'
     '  if (now >= claims.exp + leeway) return reject("expired", keyId);\n'
     '  if (claims.iat > now + leeway) return reject("not_yet_valid", keyId);\n'
-    "  return { ok: true, reason: null, claims, keyId };\n"
-    "}\n"
-    "\n"
-    "/** The variant of `experiment` in a verified result, or `fallback` (the control) otherwise. */\n"
+    '  return { ok: true, reason: null, claims, keyId };\n'
+    '}\n'
+    '\n'
+    '/** The variant of `experiment` in a verified result, or `fallback` (the control) otherwise. */\n'
     'export function variantOf(result, experiment, fallback = "control") {\n'
-    "  return result?.ok ? result.claims.a[experiment] ?? fallback : fallback;\n"
-    "}\n"
+    '  return result?.ok ? result.claims.a[experiment] ?? fallback : fallback;\n'
+    '}\n'
 )

@@ -35,14 +35,14 @@ from typing import Any
 from ..core import DecisionClaims, Keyring, verify_token
 from ..core.events import idempotency_key, utc_iso
 
-__all__ = ["TrackError", "parse_conversion", "parse_drift", "parse_track", "MAX_TRACK_BODY"]
+__all__ = ["TrackError", "parse_track", "MAX_TRACK_BODY"]
 
 MAX_TRACK_BODY = 16 * 1024
 MAX_AGE_SECONDS = 7 * 86_400
 MAX_FUTURE_SECONDS = 300
 _EVENT = re.compile(r"[A-Za-z0-9 _.:$-]{1,100}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-_FIELDS = {"event", "value", "timestamp", "id", "token"}
+_FIELDS = {"type", "event", "value", "timestamp", "id", "token"}
 _DRIFT_FIELDS = {"type", "experiment", "expected", "observed", "first_token", "token"}
 _KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
@@ -96,19 +96,18 @@ def parse_track(
     if not isinstance(payload, dict):
         return TrackError(400, "body must be a JSON object")
     kind = payload.get("type", "conversion")
-    if kind == "drift":
-        return parse_drift(payload, fallback_token, keyring, now)
-    if kind != "conversion":
+    if kind not in ("conversion", "drift"):
         return TrackError(400, "type: 'conversion' (the default) or 'drift'")
-    return parse_conversion({k: v for k, v in payload.items() if k != "type"}, fallback_token, keyring, now)
-
-
-def parse_drift(
-    payload: dict[str, Any], fallback_token: str | None, keyring: Keyring, now: float
-) -> dict[str, Any] | TrackError:
-    unknown = sorted(set(payload) - _DRIFT_FIELDS)
+    unknown = sorted(set(payload) - (_DRIFT_FIELDS if kind == "drift" else _FIELDS))
     if unknown:
         return TrackError(400, f"unknown field {unknown[0]!r}")
+    parse = _drift if kind == "drift" else _conversion
+    return parse(payload, fallback_token, keyring, now)
+
+
+def _drift(
+    payload: dict[str, Any], fallback_token: str | None, keyring: Keyring, now: float
+) -> dict[str, Any] | TrackError:
     names = {}
     for field in ("experiment", "expected", "observed"):
         value = payload.get(field)
@@ -143,12 +142,9 @@ def parse_drift(
     }
 
 
-def parse_conversion(
+def _conversion(
     payload: dict[str, Any], fallback_token: str | None, keyring: Keyring, now: float
 ) -> dict[str, Any] | TrackError:
-    unknown = sorted(set(payload) - _FIELDS)
-    if unknown:
-        return TrackError(400, f"unknown field {unknown[0]!r}")
     name = payload.get("event")
     if not isinstance(name, str) or not _EVENT.fullmatch(name):
         return TrackError(400, "event: required, 1-100 letters, digits, space or _ . : $ -")
