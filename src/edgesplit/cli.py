@@ -114,12 +114,31 @@ def cmd_token_verify(args: argparse.Namespace) -> int:
 
 def cmd_keys_generate(args: argparse.Namespace) -> int:
     key_id = args.id or time.strftime("%Y-%m-%d", time.gmtime())
-    print(
-        json.dumps(
-            {"keys": [{"id": key_id, "alg": "HS256", "secret": b64url_encode(secrets.token_bytes(32))}]},
-            indent=2,
-        )
-    )
+    if args.alg == "EdDSA":
+        from .ed25519 import ed25519_key
+
+        seed = secrets.token_bytes(32)
+        public = ed25519_key(key_id, seed, None, None).public_key_bytes
+        key = {
+            "id": key_id,
+            "alg": "EdDSA",
+            "private_key": b64url_encode(seed),
+            "public_key": b64url_encode(public),
+        }
+    else:
+        key = {"id": key_id, "alg": "HS256", "secret": b64url_encode(secrets.token_bytes(32))}
+    print(json.dumps({"keys": [key]}, indent=2))
+    return 0
+
+
+def cmd_keys_public(args: argparse.Namespace) -> int:
+    """The keyring's public keys, as the browser client's ``data-keys`` and the JS verifier take them."""
+    from .core import browser_keys
+
+    public = browser_keys(_keyring(args.keys))
+    if not public:
+        raise SystemExit("this keyring has no Ed25519 keys: HMAC secrets cannot be given to browsers")
+    print(json.dumps(public, indent=2))
     return 0
 
 
@@ -340,9 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
-    generate = keys_sub.add_parser("generate", help="print a new keyring with one random HS256 key")
+    generate = keys_sub.add_parser("generate", help="print a new keyring with one random key")
     generate.add_argument("--id", help="key id (default: today's date)")
+    generate.add_argument(
+        "--alg",
+        choices=("HS256", "EdDSA"),
+        default="HS256",
+        help="HS256 (default) or EdDSA: Ed25519, which browsers and third parties can verify",
+    )
     generate.set_defaults(run=cmd_keys_generate)
+    public = keys_sub.add_parser("public", help="print the Ed25519 public keys for browsers (data-keys)")
+    public.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
+    public.set_defaults(run=cmd_keys_public)
 
     serve = sub.add_parser(
         "serve",

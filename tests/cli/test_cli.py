@@ -159,3 +159,24 @@ def test_parse_attributes() -> None:
     }
     with pytest.raises(SystemExit):
         parse_attributes(["novalue"])
+
+
+def test_ed25519_keyring_signs_and_gives_browsers_only_its_public_key(
+    config_file: Path, tmp_path: Path
+) -> None:
+    generated = run("keys", "generate", "--alg", "EdDSA", "--id", "ed-1")
+    assert generated.returncode == 0, generated.stderr
+    keys = tmp_path / "ed.json"
+    keys.write_text(generated.stdout)
+    [key] = json.loads(generated.stdout)["keys"]
+    public = run("keys", "public", "--keys", str(keys))
+    assert json.loads(public.stdout) == {"ed-1": {"alg": "EdDSA", "publicKey": key["public_key"]}}
+    assert key["private_key"] not in public.stdout
+    token = run("token", "sign", str(config_file), "--id", "v", "--keys", str(keys)).stdout.strip()
+    assert (
+        token.startswith("es1.ed-1.") and run("token", "verify", token, "--keys", str(keys)).returncode == 0
+    )
+    hmac_only = tmp_path / "hs.json"
+    hmac_only.write_text(run("keys", "generate").stdout)
+    refused = run("keys", "public", "--keys", str(hmac_only))
+    assert refused.returncode == 1 and "HMAC secrets cannot be given to browsers" in refused.stderr
