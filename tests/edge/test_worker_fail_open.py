@@ -110,13 +110,14 @@ def test_failing_counters_keep_the_counts_for_the_next_flush(worker: Worker) -> 
     assert py(worker, "import edgesplit.edge.worker as w\nlen(w._STATE.recorder._pending)") == 0
 
 
-def test_a_bug_in_deciding_serves_the_page_without_a_decision(worker: Worker) -> None:
+def test_a_bug_in_deciding_serves_the_page_with_the_control_decision(worker: Worker) -> None:
     before = metric(worker, "edgesplit_internal_errors_total", stage="decide")
-    with patched(
-        worker, "edgesplit.pipeline.flow.decide", "def replacement(*a, **k):\n    raise KeyError('bug')"
-    ):
-        pages_arrive(worker, "decide-bug", decided=False)
-    assert metric(worker, "edgesplit_internal_errors_total", stage="decide") - before == REQUESTS
+    bug = "def replacement(*a, **k):\n    raise KeyError('bug')"
+    with patched(worker, "edgesplit.pipeline.flow.decide", bug):
+        pages_arrive(worker, "decide-bug", decided=True)
+        _, _, body = get(worker, "/page/decide-bug-x", "decide-bug-visitor")
+        assert body["assignments"] == {"hero": "control"} and body["visitor_id"] == ""
+    assert metric(worker, "edgesplit_internal_errors_total", stage="decide") - before == REQUESTS + 1
 
 
 def test_missing_or_broken_keys_pass_requests_through(worker: Worker) -> None:

@@ -118,3 +118,33 @@ async def test_a_failing_queue_drops_events_counted_and_requests_still_served(tm
     )
     await background.drain()
     assert metrics.value("edgesplit_events_dropped_total", vendor="v", reason="queue_unavailable") == 3
+
+
+@pytest.mark.parametrize("on_failure", ["control", "none"])
+async def test_a_bug_in_deciding_sends_the_control_decision_or_none(
+    stack: Stack, on_failure: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import edgesplit.pipeline.flow as flow
+    from servers import CONFIG
+
+    document = json.loads(json.dumps(CONFIG))
+    document["decision"] = {"on_failure": on_failure}
+    assert stack.service.holder.offer(document) is None
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise KeyError("a bug in deciding")
+
+    monkeypatch.setattr(flow, "decide", broken)
+    for n in range(4):
+        resp, body = await stack.get(f"/page/shop-bug-{n}", f"bug-visitor-{n:04d}", headers=BROWSER)
+        assert resp.status == 200 and body["fetch"] == 1
+        assert "edgesplit_id" not in resp.headers.get("Set-Cookie", "")
+        if on_failure == "control":  # a verified decision: origins that require one keep rendering
+            assert body["verified"] and body["assignments"] == {"hero": "control", "shop": "a"}
+            assert body["visitor_id"] == ""
+        else:
+            assert body["decision_header"] is None
+    assert stack.service.metrics.value("edgesplit_internal_errors_total", stage="decide") == 4
+    assert stack.outbox.events == []  # nobody was exposed to anything

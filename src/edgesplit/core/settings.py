@@ -83,6 +83,9 @@ class DecisionSettings:
     pin_cookie: str = "edgesplit_pin"
     """A session cookie the browser script sets after it sees drift: an earlier decision token
     whose variants this visitor keeps (while the experiment runs) for the rest of the session."""
+    on_failure: str = "control"
+    """When deciding fails: ``control`` sends a signed all-control decision (origins that require
+    the header keep working); ``none`` sends the request on without a decision."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +225,9 @@ def _policy(reader: Reader, value: Any, path: str) -> PolicySettings:
 def _decision(reader: Reader, value: Any, path: str) -> DecisionSettings:
     obj = (
         reader.expect_object(
-            value, path, optional=("header", "ttl_seconds", "cookie", "cookie_ttl_seconds", "pin_cookie")
+            value,
+            path,
+            optional=("header", "ttl_seconds", "cookie", "cookie_ttl_seconds", "pin_cookie", "on_failure"),
         )
         or {}
     )
@@ -234,6 +239,10 @@ def _decision(reader: Reader, value: Any, path: str) -> DecisionSettings:
         _name(reader, obj, "cookie", path, d.cookie, _COOKIE_NAME, "a cookie name") or d.cookie,
         _int(reader, obj, "cookie_ttl_seconds", path, d.cookie_ttl_seconds, 60, 30 * 86_400),
         _name(reader, obj, "pin_cookie", path, d.pin_cookie, _COOKIE_NAME, "a cookie name") or d.pin_cookie,
+        reader.expect_choice(
+            obj.get("on_failure", d.on_failure), child_path(path, "on_failure"), ("control", "none")
+        )
+        or d.on_failure,
     )
 
 

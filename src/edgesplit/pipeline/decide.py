@@ -27,7 +27,7 @@ from .http import Headers, ProxyRequest
 from .identity import resolve_identity
 from .policy import classify
 
-__all__ = ["Decision", "decide", "NO_DECISION"]
+__all__ = ["Decision", "control_decision", "decide", "NO_DECISION"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +148,24 @@ def decide(
     token = sign_token(claims, keyring)
     why = participation.why if participation.bot else ""
     return Decision(visitor_id, assignments, vector, token, set_cookie, exposures, why, decision_cookie)
+
+
+def control_decision(
+    request: ProxyRequest,
+    headers: Headers,
+    cookies: Mapping[str, str],
+    config: Config,
+    keyring: Keyring,
+    now: float,
+) -> Decision:
+    """The fail-open decision: the control for every experiment that applies, out of the
+    experiment, signed for no visitor (no cookie, no exposure), so the origin still renders."""
+    attributes = RequestAttributes(request.method, request.url, headers, cookies, request.platform)
+    assignments = assign_control(config, attributes, "fail_open")
+    vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
+    if not vector:
+        return NO_DECISION
+    claims = DecisionClaims.from_assignments(
+        "", assignments, config.version, now, config.settings.decision.ttl_seconds
+    )
+    return Decision("", assignments, vector, sign_token(claims, keyring))

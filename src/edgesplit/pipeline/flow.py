@@ -19,7 +19,7 @@ from ..core import ConfigHolder, Keyring
 from .admin import AdminRoutes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .cookies import parse_cookie_header, remove_cookie
-from .decide import NO_DECISION, Decision, decide
+from .decide import NO_DECISION, Decision, control_decision, decide
 from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .metrics import Metrics
 from .ports import (
@@ -128,7 +128,7 @@ class Pipeline:
             )
         except Exception as exc:  # noqa: BLE001 - fail open: the page matters more than the test
             self._fail_open("decide", exc)
-            decision = NO_DECISION
+            decision = self._fallback_decision(request, headers, cookies, config)
         if decision.token is not None:
             headers.set(settings.decision.header, decision.token)
             self.metrics.inc("edgesplit_decisions_total")
@@ -144,6 +144,17 @@ class Pipeline:
         self._emit(decision)
         self._observe(decision, response.status, self.clock.monotonic() - started)
         return response
+
+    def _fallback_decision(
+        self, request: ProxyRequest, headers: Headers, cookies: dict[str, str], config: Any
+    ) -> Decision:
+        if config.settings.decision.on_failure != "control":
+            return NO_DECISION
+        try:
+            return control_decision(request, headers, cookies, config, self.keyring, self.clock.now())
+        except Exception as exc:  # noqa: BLE001 - e.g. the keyring itself: then no decision at all
+            self._fail_open("control_decision", exc)
+            return NO_DECISION
 
     def _observe(self, decision: Decision, status: int, latency_seconds: float) -> None:
         if self.observer is None or not decision.assignments:
