@@ -247,3 +247,31 @@ async def test_config_changes_are_picked_up_and_bad_ones_refused(stack: Stack, t
     assert health["config_version"] == "e2e-2" and health["config_refused"] == 1
     _, body = await stack.get("/echo", "visitor-abcdef12")
     assert verify_token(body["decision_header"], KEYRING, time.time()).claims.config_version == "e2e-2"
+
+
+async def test_cache_hits_are_not_signed(stack: Stack) -> None:
+    """The decision header is signed only for requests that reach the origin."""
+
+    class CountingKeyring:
+        def __init__(self, keyring) -> None:  # noqa: ANN001
+            self.keyring, self.signed = keyring, 0
+
+        @property
+        def signer(self):  # noqa: ANN201
+            self.signed += 1
+            return self.keyring.signer
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.keyring, name)
+
+    counting = CountingKeyring(stack.service.pipeline.keyring)
+    stack.service.pipeline.keyring = counting
+    visitor = "signing-visitor-1"
+    first, _ = await stack.get("/page/signed", visitor, headers=BROWSER)
+    assert first.headers["x-edgesplit-cache"] == "MISS" and counting.signed == 2  # header + decision cookie
+    decision = [c for c in first.headers.getall("Set-Cookie") if c.startswith("edgesplit_decision=")][0]
+    cookies = f"edgesplit_id={visitor}; {decision.split(';')[0]}"
+    for _ in range(3):
+        hit, body = await stack.get("/page/signed", headers={**BROWSER, "Cookie": cookies})
+        assert hit.headers["x-edgesplit-cache"] == "HIT" and body["verified"]
+    assert counting.signed == 2

@@ -36,7 +36,9 @@ class Decision:
     assignments: Mapping[str, Assignment] = field(default_factory=dict)
     vector: tuple[tuple[str, str], ...] = ()
     """(experiment, variant) for every experiment that applies, sorted: the cache dimension."""
-    token: str | None = None
+    claims: DecisionClaims | None = None
+    """What the origin's header will say; signed only when the request goes to the origin
+    (a cache hit needs no signature)."""
     set_cookie: str | None = None
     exposures: tuple[dict[str, Any], ...] = ()
     bot: str = ""
@@ -145,9 +147,8 @@ def decide(
             if a.in_experiment and a.variant is not None
         )
         decision_cookie = _decision_cookie(config, previous, claims, keyring, now)
-    token = sign_token(claims, keyring)
     why = participation.why if participation.bot else ""
-    return Decision(visitor_id, assignments, vector, token, set_cookie, exposures, why, decision_cookie)
+    return Decision(visitor_id, assignments, vector, claims, set_cookie, exposures, why, decision_cookie)
 
 
 def control_decision(
@@ -155,11 +156,10 @@ def control_decision(
     headers: Headers,
     cookies: Mapping[str, str],
     config: Config,
-    keyring: Keyring,
     now: float,
 ) -> Decision:
     """The fail-open decision: the control for every experiment that applies, out of the
-    experiment, signed for no visitor (no cookie, no exposure), so the origin still renders."""
+    experiment, for no visitor (no cookie, no exposure), so the origin still renders."""
     attributes = RequestAttributes(request.method, request.url, headers, cookies, request.platform)
     assignments = assign_control(config, attributes, "fail_open")
     vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
@@ -168,4 +168,4 @@ def control_decision(
     claims = DecisionClaims.from_assignments(
         "", assignments, config.version, now, config.settings.decision.ttl_seconds
     )
-    return Decision("", assignments, vector, sign_token(claims, keyring))
+    return Decision("", assignments, vector, claims)

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..core import ConfigHolder, Keyring
+from ..core import ConfigHolder, Keyring, sign_token
 from .admin import AdminRoutes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .cookies import parse_cookie_header, remove_cookie
@@ -129,8 +129,7 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - fail open: the page matters more than the test
             self._fail_open("decide", exc)
             decision = self._fallback_decision(request, headers, cookies, config)
-        if decision.token is not None:
-            headers.set(settings.decision.header, decision.token)
+        if decision.claims is not None:
             self.metrics.inc("edgesplit_decisions_total")
         if decision.bot:
             self.metrics.inc("edgesplit_bots_total", signal=decision.bot)
@@ -139,11 +138,20 @@ class Pipeline:
             request.method, request.url, headers, request.body, request.client_ip, request.platform
         )
         started = self.clock.monotonic()
-        response = await self._fetch(forwarded, decision, config.settings.cache)
+        response = await self._fetch(forwarded, decision, config.settings)
         self._finish(response, decision)
         self._emit(decision)
         self._observe(decision, response.status, self.clock.monotonic() - started)
         return response
+
+    def _sign(self, headers: Headers, header: str, decision: Decision) -> None:
+        """The decision header, signed now that the request really goes to the origin."""
+        if decision.claims is None:
+            return
+        try:
+            headers.set(header, sign_token(decision.claims, self.keyring))
+        except Exception as exc:  # noqa: BLE001 - a keyring problem: the page goes without a decision
+            self._fail_open("sign", exc)
 
     def _fallback_decision(
         self, request: ProxyRequest, headers: Headers, cookies: dict[str, str], config: Any
@@ -151,7 +159,7 @@ class Pipeline:
         if config.settings.decision.on_failure != "control":
             return NO_DECISION
         try:
-            return control_decision(request, headers, cookies, config, self.keyring, self.clock.now())
+            return control_decision(request, headers, cookies, config, self.clock.now())
         except Exception as exc:  # noqa: BLE001 - e.g. the keyring itself: then no decision at all
             self._fail_open("control_decision", exc)
             return NO_DECISION
@@ -173,7 +181,8 @@ class Pipeline:
         if "x-forwarded-host" not in headers and headers.get("host"):
             headers.set("x-forwarded-host", headers.get("host") or "")
 
-    async def _fetch(self, request: ProxyRequest, decision: Decision, cache_settings: Any) -> ProxyResponse:
+    async def _fetch(self, request: ProxyRequest, decision: Decision, settings: Any) -> ProxyResponse:
+        cache_settings = settings.cache
         use_cache = self.cache is not None and cache_settings.enabled and request.method in ("GET", "HEAD")
         key = ""
         if use_cache:
@@ -191,6 +200,7 @@ class Pipeline:
                     cached.body = None
                 cached.headers.set(CACHE_STATUS_HEADER, "HIT")
                 return cached
+        self._sign(request.headers, settings.decision.header, decision)
         try:
             response = await self.origin.fetch(request)
         except OriginTimeout:
