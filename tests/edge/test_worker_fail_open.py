@@ -20,7 +20,7 @@ REQUESTS = 12
 
 def py(worker: Worker, code: str) -> Any:
     """Run code in the Worker's interpreter; the last expression is the result."""
-    return worker.control("python", "POST", code)["result"]
+    return worker.control("python", "POST", code).get("result")
 
 
 def set_env(worker: Worker, name: str, value: str) -> None:
@@ -69,12 +69,41 @@ def pages_arrive(worker: Worker, tag: str, *, decided: bool) -> None:
         assert bool(body["verified"]) is decided, body
 
 
+COUNT_LOG_LINES = """
+import logging
+class Lines(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+lines = Lines()
+logging.getLogger("edgesplit").addHandler(lines)
+import edgesplit.edge.worker as w
+w._LINES = lines
+'ok'
+"""
+
+
 @pytest.mark.parametrize("part, stage", [("cache", "cache_lookup"), ("cache", "cache_store")])
 def test_a_failing_cache_costs_no_page(worker: Worker, part: str, stage: str) -> None:
+    py(worker, COUNT_LOG_LINES)
     before = metric(worker, "edgesplit_internal_errors_total", stage=stage)
-    with fault(worker, part):
-        pages_arrive(worker, f"cache-{stage}", decided=True)
+    try:
+        with fault(worker, part):
+            pages_arrive(worker, f"cache-{stage}", decided=True)
+            worker.control("settle")
+        logged = py(
+            worker,
+            f"import edgesplit.edge.worker as w\nlen([m for m in w._LINES.messages if 'failed in {stage} ' in m])",
+        )
+    finally:
+        py(
+            worker,
+            "import logging, edgesplit.edge.worker as w\nlogging.getLogger('edgesplit').removeHandler(w._LINES)",
+        )
     assert metric(worker, "edgesplit_internal_errors_total", stage=stage) - before == REQUESTS
+    assert logged <= 1  # once per isolate (0: an earlier test of this module logged it already)
 
 
 def test_a_failing_queue_with_the_vendor_down_drops_counted_events_not_pages(worker: Worker) -> None:

@@ -7,20 +7,17 @@ module level (workerd snapshots module state at deploy time).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import js
 from pyodide.ffi import JsException, to_js
 from workers import Response
 
-from ..pipeline import Headers, Metrics, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
+from ..pipeline import Headers, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
 from ..queue.sharding import shard_for, shard_name
 from ..vendors import SendResult, VendorRequest, retry_after_seconds
-
-log = logging.getLogger("edgesplit.edge")
 
 try:  # Pyodide 0.28 maps JS null to a jsnull singleton
     from pyodide.ffi import jsnull
@@ -161,9 +158,11 @@ class EdgeCache:
     """``caches.default`` with per-variant keys. The cached copy carries an explicit lifetime;
     the origin's own Cache-Control travels beside it and is restored on a hit."""
 
-    def __init__(self, background: WaitUntilBackground, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, background: WaitUntilBackground, on_error: Callable[[str, BaseException], None] | None = None
+    ) -> None:
         self.background = background
-        self.metrics = metrics
+        self.on_error = on_error
 
     async def lookup(self, key: str, request: ProxyRequest) -> ProxyResponse | None:
         match = await js.caches.default.match(key)
@@ -200,9 +199,8 @@ class EdgeCache:
         try:
             await js.caches.default.put(key, cached)
         except Exception as exc:  # noqa: BLE001
-            if self.metrics is not None:
-                self.metrics.inc("edgesplit_internal_errors_total", stage="cache_store")
-            log.error("cache write failed: %r", exc)
+            if self.on_error is not None:
+                self.on_error("cache_store", exc)
 
 
 class FetchSender:

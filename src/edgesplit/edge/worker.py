@@ -25,6 +25,7 @@ from typing import Any
 from ..core import Keyring, KeyringError, parse_keyring_text
 from ..guardrails.recorder import CountsRecorder
 from ..pipeline import Metrics, Pipeline
+from ..pipeline.failures import FailOpen
 from ..pipeline.http import plain_response
 from ..queue.delivery import Breaker, DeliveryOutbox, ExposureDeduper
 from ..queue.sharding import shard_name
@@ -50,6 +51,7 @@ log = logging.getLogger("edgesplit.edge")
 class _IsolateState:
     def __init__(self) -> None:
         self.metrics = Metrics()
+        self.fail_open = FailOpen(self.metrics, log)  # one per isolate: each stage logged once
         self.config_source: EdgeConfigSource | None = None
         self.keyring: Keyring | None = None
         self.keyring_text: str | None = None
@@ -134,13 +136,14 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
         clock=SystemClock(),
         new_id=new_visitor_id,
         background=background,
-        cache=EdgeCache(background, state.metrics),
+        cache=EdgeCache(background, state.fail_open),
         metrics=state.metrics,
         admin_token=_var(env, "EDGESPLIT_ADMIN_TOKEN"),
         observer=state.recorder if counters is not None else None,
         status=EdgeStatusSource(counters, env.QUEUE, shards, state.recorder)
         if counters is not None
         else None,
+        fail_open=state.fail_open,
     )
 
 
@@ -169,8 +172,7 @@ async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
         if holder is None:
             raise RuntimeError("no configuration: set EDGESPLIT_CONFIG (KV) or EDGESPLIT_CONFIG_JSON")
     except Exception as exc:  # noqa: BLE001 - serve the origin rather than an error page
-        state.metrics.inc("edgesplit_internal_errors_total", stage="edge_setup")
-        log.error("edgesplit cannot decide (%s); passing the request through", exc)
+        state.fail_open("edge_setup", exc)  # the request passes through, without a decision
         origin = FetchOrigin(_var(env, "EDGESPLIT_ORIGIN"))
         try:
             return to_workers_response(await origin.fetch(proxy_request))
@@ -192,9 +194,8 @@ async def _send_counts(state: _IsolateState, counters: Any, rows: list[list[Any]
     try:
         await counters.add(rows)
     except Exception as exc:  # noqa: BLE001 - counting must never cost the page
-        state.recorder.restore(rows)
-        state.metrics.inc("edgesplit_internal_errors_total", stage="counts")
-        log.error("counts flush failed, kept for the next one: %r", exc)
+        state.recorder.restore(rows)  # kept for the next flush
+        state.fail_open("counts", exc)
 
 
 async def handle_scheduled(env: Any) -> dict[str, Any]:

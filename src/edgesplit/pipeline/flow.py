@@ -20,6 +20,7 @@ from .admin import AdminRoutes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .cookies import parse_cookie_header, remove_cookie
 from .decide import NO_DECISION, Decision, control_decision, decide
+from .failures import FailOpen
 from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .metrics import Metrics
 from .ports import (
@@ -59,6 +60,7 @@ class Pipeline:
         before_metrics: Callable[[], None] | None = None,
         observer: ObserverPort | None = None,
         status: StatusSource | None = None,
+        fail_open: FailOpen | None = None,
     ) -> None:
         self.config = config
         self.keyring = keyring
@@ -71,7 +73,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.exposure_window_seconds = exposure_window_seconds
         self.observer = observer
-        self._failures_logged: set[str] = set()
+        self._fail_open = fail_open or FailOpen(self.metrics, log)
         self.admin = AdminRoutes(
             config=config,
             metrics=self.metrics,
@@ -89,12 +91,6 @@ class Pipeline:
             return await self._handle(request)
         finally:
             self.metrics.observe_latency(self.clock.monotonic() - started)
-
-    def _fail_open(self, stage: str, exc: BaseException) -> None:
-        self.metrics.inc("edgesplit_internal_errors_total", stage=stage)
-        if stage not in self._failures_logged:  # log each kind once; the counter keeps counting
-            self._failures_logged.add(stage)
-            log.error("edgesplit failed in %s and served the request open: %r", stage, exc, exc_info=exc)
 
     async def _handle(self, request: ProxyRequest) -> ProxyResponse:
         config = self.config.current
