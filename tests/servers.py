@@ -64,6 +64,8 @@ class TestOrigin:
     async def page(self, request: web.Request) -> web.Response:
         info = self.decision(request)
         self.fetches[request.path] += 1
+        if "delay" in request.query:  # a slow render, for the cache stampede test
+            await asyncio.sleep(float(request.query["delay"]))
         info["fetch"] = self.fetches[request.path]
         cache_control = {"/private": "private, max-age=60"}.get(
             request.path, "public, max-age=10, s-maxage=60"

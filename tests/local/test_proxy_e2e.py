@@ -275,3 +275,50 @@ async def test_cache_hits_are_not_signed(stack: Stack) -> None:
         hit, body = await stack.get("/page/signed", headers={**BROWSER, "Cookie": cookies})
         assert hit.headers["x-edgesplit-cache"] == "HIT" and body["verified"]
     assert counting.signed == 2
+
+
+async def test_simultaneous_misses_for_one_page_reach_the_origin_once_per_variant(stack: Stack) -> None:
+    """The stampede when a hot page expires: the first miss fetches, the others wait for its copy."""
+    visitors = [f"stampede-visitor-{n:03d}" for n in range(30)]
+    results = await asyncio.gather(
+        *(stack.get("/page/stampede?delay=0.3", visitor, headers=BROWSER) for visitor in visitors)
+    )
+    variants = {expected(v, "/page/stampede")["hero"] for v in visitors}
+    assert stack.origin.fetches["/page/stampede"] == len(variants) == 2
+    for visitor, (resp, body) in zip(visitors, results, strict=True):
+        assert (
+            resp.status == 200 and body["assignments"]["hero"] == expected(visitor, "/page/stampede")["hero"]
+        )
+    assert stack.service.metrics.value("edgesplit_cache_total", result="coalesced") == len(visitors) - 2
+
+
+async def test_uncacheable_pages_are_never_coalesced(stack: Stack) -> None:
+    await asyncio.gather(
+        *(stack.get("/nocache/slow?delay=0.2", f"nocache-visitor-{n:03d}", headers=BROWSER) for n in range(6))
+    )
+    assert stack.origin.fetches["/nocache/slow"] == 6  # each visitor gets its own response
+
+
+async def test_a_leader_whose_client_leaves_does_not_hold_the_others(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiohttp
+
+    import edgesplit.pipeline.flow as flow
+
+    monkeypatch.setattr(flow, "COALESCE_WAIT_SECONDS", 120.0)  # only the release can end the wait
+    visitor = "leaving-visitor-01"
+
+    async def leaver() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await stack.get(
+                "/page/leave?delay=0.4", visitor, headers=BROWSER, timeout=aiohttp.ClientTimeout(0.1)
+            )
+
+    async def follower() -> tuple:
+        await asyncio.sleep(0.05)  # arrives while the first request is at the origin
+        return await stack.get("/page/leave?delay=0.4", visitor, headers=BROWSER)
+
+    _, (resp, body) = await asyncio.wait_for(asyncio.gather(leaver(), follower()), 30)
+    assert resp.status == 200 and body["verified"]
+    assert stack.service.pipeline._inflight == {}  # nothing left waiting

@@ -3,12 +3,12 @@ aiohttp's errors translated once, here, into the pipeline's OriginTimeout/Origin
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from ..pipeline import Headers, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
+from ..pipeline.http import ClosingStream
 
 __all__ = ["AiohttpOrigin", "CHUNK_SIZE"]
 
@@ -77,12 +77,9 @@ class AiohttpOrigin:
         if request.method == "HEAD" or response.status in (204, 304):
             response.release()
             return ProxyResponse(response.status, out_headers, None)
-        return ProxyResponse(response.status, out_headers, _stream(response))
-
-
-async def _stream(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in response.content.iter_chunked(CHUNK_SIZE):
-            yield chunk
-    finally:
-        response.release()
+        # Released when the body has streamed by, or when the server closes it unsent.
+        return ProxyResponse(
+            response.status,
+            out_headers,
+            ClosingStream(response.content.iter_chunked(CHUNK_SIZE), response.release),
+        )

@@ -48,16 +48,21 @@ async def send(request: web.Request, response: ProxyResponse) -> web.StreamRespo
     body = response.body
     if isinstance(body, (bytes, bytearray)) and "content-length" not in response.headers:
         out.content_length = len(body)
-    await out.prepare(request)
-    if body is None or request.method == "HEAD":
-        pass
-    elif isinstance(body, (bytes, bytearray)):
-        await out.write(bytes(body))
-    else:
-        stream: AsyncIterator[bytes] = body
-        async for chunk in stream:
-            await out.write(chunk)
-    await out.write_eof()
+    try:
+        await out.prepare(request)
+        if body is None or request.method == "HEAD":
+            pass
+        elif isinstance(body, (bytes, bytearray)):
+            await out.write(bytes(body))
+        else:
+            stream: AsyncIterator[bytes] = body
+            async for chunk in stream:
+                await out.write(chunk)
+        await out.write_eof()
+    finally:
+        close = getattr(body, "aclose", None)
+        if close is not None:  # a body not (fully) sent: let go of the origin and any waiters
+            await close()
     return out
 
 

@@ -10,6 +10,8 @@ decision, and the failure is counted and logged once.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .cookies import parse_cookie_header, remove_cookie
 from .decide import NO_DECISION, Decision, control_decision, decide
 from .failures import FailOpen
-from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
+from .http import ClosingStream, Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .metrics import Metrics
 from .ports import (
     BackgroundPort,
@@ -40,6 +42,8 @@ __all__ = ["Pipeline"]
 
 log = logging.getLogger("edgesplit.pipeline")
 CACHE_STATUS_HEADER = "x-edgesplit-cache"
+COALESCE_WAIT_SECONDS = 5.0
+"""How long a miss waits for another request already fetching the same page."""
 
 
 class Pipeline:
@@ -74,6 +78,8 @@ class Pipeline:
         self.exposure_window_seconds = exposure_window_seconds
         self.observer = observer
         self._fail_open = fail_open or FailOpen(self.metrics, log)
+        self._inflight: dict[str, tuple[asyncio.Event, float]] = {}
+        """Cache keys being fetched right now, for coalescing simultaneous misses."""
         self.admin = AdminRoutes(
             config=config,
             metrics=self.metrics,
@@ -177,18 +183,60 @@ class Pipeline:
         if "x-forwarded-host" not in headers and headers.get("host"):
             headers.set("x-forwarded-host", headers.get("host") or "")
 
+    async def _lookup(self, key: str, request: ProxyRequest) -> ProxyResponse | None:
+        assert self.cache is not None
+        try:
+            return await self.cache.lookup(key, request)
+        except Exception as exc:  # noqa: BLE001
+            self._fail_open("cache_lookup", exc)
+            return None
+
+    async def _wait_for_leader(self, key: str, request: ProxyRequest) -> ProxyResponse | None:
+        """A miss while another request fetches this very page: wait for its copy rather than
+        ask the origin again (the cache stampede when a hot page expires)."""
+        inflight = self._inflight.get(key)
+        if inflight is None:
+            return None
+        done, started = inflight
+        remaining = COALESCE_WAIT_SECONDS - (self.clock.monotonic() - started)
+        if remaining <= 0:  # a leader that never finished (its client left before the body)
+            self._inflight.pop(key, None)
+            return None
+        try:
+            await asyncio.wait_for(done.wait(), remaining)
+        except TimeoutError:
+            return None
+        cached = await self._lookup(key, request)
+        if cached is not None:
+            self.metrics.inc("edgesplit_cache_total", result="coalesced")
+        return cached
+
+    def _lead(self, key: str) -> Callable[[], None]:
+        """Register this request as the one fetching ``key``; the returned function releases
+        the followers (once the copy is stored, or as soon as it is clear there will be none)."""
+        done = asyncio.Event()
+        entry = (done, self.clock.monotonic())
+        self._inflight[key] = entry
+
+        def release() -> None:
+            if self._inflight.get(key) is entry:
+                del self._inflight[key]
+            done.set()
+
+        return release
+
     async def _fetch(self, request: ProxyRequest, decision: Decision, settings: Any) -> ProxyResponse:
         cache_settings = settings.cache
         use_cache = self.cache is not None and cache_settings.enabled and request.method in ("GET", "HEAD")
         key = ""
+        release: Callable[[], None] | None = None
         if use_cache:
-            assert self.cache is not None
             key = cache_key(request.url, decision.vector, cache_settings.ignore_query_params)
-            try:
-                cached = await self.cache.lookup(key, request)
-            except Exception as exc:  # noqa: BLE001
-                self._fail_open("cache_lookup", exc)
-                cached = None
+            cached = await self._lookup(key, request)
+            if cached is None and request.method == "GET":
+                cached = await self._wait_for_leader(key, request)
+                if cached is None and key not in self._inflight:
+                    release = self._lead(key)
             if cached is not None:
                 self.metrics.inc("edgesplit_cache_total", result="hit")
                 self.metrics.inc("edgesplit_requests_total", outcome="cache_hit")
@@ -196,6 +244,19 @@ class Pipeline:
                     cached.body = None
                 cached.headers.set(CACHE_STATUS_HEADER, "HIT")
                 return cached
+        try:
+            response = await self._from_origin(request, decision, settings, key if use_cache else None)
+        except BaseException:
+            if release is not None:
+                release()
+            raise
+        if release is not None:
+            _release_after_body(response, release)
+        return response
+
+    async def _from_origin(
+        self, request: ProxyRequest, decision: Decision, settings: Any, key: str | None
+    ) -> ProxyResponse:
         self._sign(request.headers, settings.decision.header, decision)
         try:
             response = await self.origin.fetch(request)
@@ -212,7 +273,7 @@ class Pipeline:
             self.metrics.inc("edgesplit_origin_errors_total", kind="5xx")
         self.metrics.inc("edgesplit_requests_total", outcome="proxied")
         strip_hop_by_hop(response.headers)
-        if not use_cache:
+        if key is None:
             return response
         ttl = None
         if request.method == "GET":
@@ -292,3 +353,14 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001
                 self._fail_open("observer", exc)
         return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
+
+
+def _release_after_body(response: ProxyResponse, release: Callable[[], None]) -> None:
+    """Call ``release`` once the body has streamed by (the cache keeps a body only at its end).
+    Other bodies (bytes; a JS stream at the edge, whose cache write is the runtime's) release
+    at once."""
+    body = response.body
+    if isinstance(body, ClosingStream) or inspect.isasyncgen(body):
+        response.body = ClosingStream(body, release)
+    else:
+        release()

@@ -6,12 +6,20 @@ Bodies are opaque to the pipeline (an async iterator of bytes in the self-hosted
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Headers", "ProxyRequest", "ProxyResponse", "HOP_BY_HOP", "plain_response", "strip_hop_by_hop"]
+__all__ = [
+    "ClosingStream",
+    "Headers",
+    "ProxyRequest",
+    "ProxyResponse",
+    "HOP_BY_HOP",
+    "plain_response",
+    "strip_hop_by_hop",
+]
 
 # RFC 9110 section 7.6.1, plus the legacy proxy headers every proxy still strips.
 HOP_BY_HOP = frozenset(
@@ -120,3 +128,34 @@ def plain_response(status: int, text: str, content_type: str = "text/plain; char
         [("content-type", content_type), ("content-length", str(len(body))), ("cache-control", "no-store")]
     )
     return ProxyResponse(status, headers, body)
+
+
+class ClosingStream:
+    """A streamed body that calls ``on_close`` exactly once: when it ends, fails, or is closed
+    unread. Shells ``aclose()`` every body they could not send (the client left), so whatever
+    the stream holds (an origin connection, requests waiting for a cached copy) is let go."""
+
+    def __init__(self, body: AsyncIterator[bytes], on_close: Callable[[], None]) -> None:
+        self.body = body
+        self._on_close: Callable[[], None] | None = on_close
+
+    def _close(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.body:
+                yield chunk
+        finally:
+            self._close()
+
+    async def aclose(self) -> None:
+        self._close()
+        close = getattr(self.body, "aclose", None)
+        if close is not None:
+            await close()
