@@ -35,9 +35,11 @@ def test_new_visitor_gets_a_cookie_and_a_stable_verified_assignment(worker: Work
     visitor = cookie.split(";")[0].split("=", 1)[1]
     assert body["verified"] and body["visitor_id"] == visitor
     assert body["assignments"] == expected(visitor, "/page/edge-home")
-    for _ in range(3):
-        _, again_headers, again = get(worker, "/page/edge-home", visitor)
-        assert not any(c.startswith("edgesplit_id=") for c in again_headers["set-cookie-all"])
+    [decision] = [c for c in headers["set-cookie-all"] if c.startswith("edgesplit_decision=")]
+    cookies = f"edgesplit_id={visitor}; {decision.split(';')[0]}"
+    for _ in range(3):  # a returning browser sends both cookies back: nothing to set again
+        _, again_headers, again = get(worker, "/page/edge-home", headers={"Cookie": cookies})
+        assert again_headers["set-cookie-all"] == []
         assert again["assignments"] == body["assignments"]
 
 

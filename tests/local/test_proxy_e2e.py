@@ -32,10 +32,23 @@ async def test_new_visitor_gets_a_cookie_and_keeps_its_variants(stack: Stack) ->
     visitor = cookie.split(";")[0].split("=", 1)[1]
     assert body["verified"] and body["visitor_id"] == visitor
     assert body["assignments"] == expected(visitor, "/page/home")
-    for _ in range(5):
-        again, again_body = await stack.get("/page/home", visitor, headers=BROWSER)
-        assert not any(c.startswith("edgesplit_id=") for c in again.headers.getall("Set-Cookie", []))
+    [decision] = [c for c in resp.headers.getall("Set-Cookie") if c.startswith("edgesplit_decision=")]
+    cookies = f"edgesplit_id={visitor}; {decision.split(';')[0]}"
+    for _ in range(5):  # a returning browser sends both cookies back: nothing to set again
+        again, again_body = await stack.get("/page/home", headers={**BROWSER, "Cookie": cookies})
+        assert again.headers.getall("Set-Cookie", []) == []
         assert again_body["assignments"] == body["assignments"]
+
+
+async def test_the_visitor_cookie_slides_when_the_decision_cookie_is_refreshed(stack: Stack) -> None:
+    visitor = "sliding-visitor-01"
+    resp, _ = await stack.get("/page/home", visitor, headers=BROWSER)  # no decision cookie: refreshed
+    set_cookies = resp.headers.getall("Set-Cookie")
+    [identity] = [c for c in set_cookies if c.startswith("edgesplit_id=")]
+    assert (
+        identity.startswith(f"edgesplit_id={visitor};") and "Max-Age=7776000" in identity
+    )  # same id, full life
+    assert any(c.startswith("edgesplit_decision=") for c in set_cookies)
 
 
 async def test_bots_get_control_no_cookie_no_exposure(stack: Stack) -> None:

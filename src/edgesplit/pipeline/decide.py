@@ -24,7 +24,7 @@ from ..core.events import exposure_event, utc_iso
 from .attributes import RequestAttributes
 from .cookies import format_set_cookie
 from .http import Headers, ProxyRequest
-from .identity import resolve_identity
+from .identity import identity_cookie, resolve_identity
 from .policy import classify
 
 __all__ = ["Decision", "control_decision", "decide", "NO_DECISION"]
@@ -147,6 +147,10 @@ def decide(
             if a.in_experiment and a.variant is not None
         )
         decision_cookie = _decision_cookie(config, previous, claims, keyring, now)
+        if decision_cookie is not None and set_cookie is None:
+            # The visitor cookie slides with it (at most hourly): an active visitor's id, and so
+            # its variants, never expires mid-experiment.
+            set_cookie = identity_cookie(settings.identity, cookies[settings.identity.cookie])
     why = participation.why if participation.bot else ""
     return Decision(visitor_id, assignments, vector, claims, set_cookie, exposures, why, decision_cookie)
 

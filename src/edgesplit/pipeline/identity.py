@@ -10,7 +10,7 @@ from ..core.settings import IdentitySettings
 from .cookies import format_set_cookie
 from .http import Headers
 
-__all__ = ["Identity", "resolve_identity", "VISITOR_ID_PATTERN"]
+__all__ = ["Identity", "identity_cookie", "resolve_identity", "VISITOR_ID_PATTERN"]
 
 VISITOR_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _HEADER_ID = re.compile(r"[\x21-\x7e]{1,256}")  # visible ASCII, bounded
@@ -22,6 +22,18 @@ class Identity:
     """The id bucketing hashes and events carry."""
     set_cookie: str | None
     """A Set-Cookie value to send when the cookie is missing or unusable."""
+
+
+def identity_cookie(settings: IdentitySettings, visitor_id: str) -> str:
+    """The visitor cookie's Set-Cookie value, with its full lifetime from now."""
+    return format_set_cookie(
+        settings.cookie,
+        visitor_id,
+        max_age=settings.max_age_days * 86_400,
+        domain=settings.domain,
+        secure=settings.secure,
+        same_site=settings.same_site,
+    )
 
 
 def resolve_identity(
@@ -43,14 +55,7 @@ def resolve_identity(
     set_cookie = None
     if cookie_id is None or VISITOR_ID_PATTERN.fullmatch(cookie_id) is None:
         cookie_id = new_id()
-        set_cookie = format_set_cookie(
-            settings.cookie,
-            cookie_id,
-            max_age=settings.max_age_days * 86_400,
-            domain=settings.domain,
-            secure=settings.secure,
-            same_site=settings.same_site,
-        )
+        set_cookie = identity_cookie(settings, cookie_id)
     if header_id is not None and _HEADER_ID.fullmatch(header_id):
         return Identity(header_id, set_cookie)
     return Identity(cookie_id, set_cookie)
