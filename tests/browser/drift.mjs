@@ -81,5 +81,31 @@ await run(async (browser) => {
   await view("/");
   await page.waitForTimeout(300);
   await page.screenshot({ path: process.env.SCREENSHOT || "/dev/null" });
-  return { first, served, views, frames, tracks };
+
+  // Tampered and garbage decision cookies: the client trusts nothing it cannot verify, and the
+  // page still shows. The proxy would replace a bad cookie, so the page's own script plants it
+  // before the client reads it (as a tampering extension or a broken cache could).
+  const token = (await context.cookies()).find((c) => c.name === "edgesplit_decision").value;
+  const [version, kid, payload, signature] = token.split(".");
+  const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
+  claims.a[EXPERIMENT] = claims.a[EXPERIMENT] === "bold" ? "control" : "bold";
+  const tampered = [version, kid, Buffer.from(JSON.stringify(claims)).toString("base64url"), signature].join(".");
+  const untrusted = {};
+  for (const [name, value] of [["tampered", tampered], ["garbage", "%%%.not.a.token"], ["empty", ""]]) {
+    const other = await browser.newContext({ userAgent: USER_AGENT });
+    const probe = await other.newPage();
+    await other.addInitScript((planted) => { document.cookie = `edgesplit_decision=${planted}; path=/`; }, value);
+    const errors = [];
+    probe.on("pageerror", (error) => errors.push(String(error)));
+    await probe.goto(proxy + "/", { waitUntil: "load" });
+    const api = await probe.evaluate(async () => {
+      const es = await window.edgesplit.ready;
+      return { assignments: es.assignments, verified: es.verified };
+    });
+    const hidden = await probe.evaluate(() => getComputedStyle(document.documentElement).visibility === "hidden");
+    const cookie = await probe.evaluate(() => document.cookie);
+    untrusted[name] = { api, hidden, errors, planted: cookie.includes(`edgesplit_decision=${value}`) };
+    await other.close();
+  }
+  return { first, served, views, frames, tracks, untrusted };
 });

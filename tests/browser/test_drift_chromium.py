@@ -53,3 +53,8 @@ async def test_forced_variant_change_mid_session_gives_one_drift_event_and_no_vi
     [event] = drift_events  # accepted by the track endpoint, delivered to the vendor once
     assert event["properties"] == {"experiment": "hero-headline", "expected": first, "observed": other}
     assert (tmp_path / "drift.png").stat().st_size > 1000
+
+    # A tampered, a garbage and an empty decision cookie: nothing trusted, no error, page shown.
+    for name, probe in result["untrusted"].items():
+        assert probe["api"] == {"assignments": {}, "verified": False}, (name, probe)
+        assert not probe["hidden"] and probe["errors"] == [] and probe["planted"], name
