@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from venv_node import venv_node
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
@@ -26,9 +28,9 @@ def chromium() -> str:
 
 
 async def run_browser_script(script: str, *args: str, timeout: float = 120.0, **env: str) -> dict[str, Any]:
-    node = ROOT / ".venv" / "bin" / "node"
-    if not node.exists() or not (ROOT / "node_modules" / "playwright-core").is_dir():
-        pytest.fail("Node 24 or playwright-core missing: run scripts/setup.sh")
+    node = venv_node()
+    if not (ROOT / "node_modules" / "playwright-core").is_dir():
+        pytest.fail("playwright-core missing: run scripts/setup.sh")
     process = await asyncio.create_subprocess_exec(
         str(node),
         str(HERE / script),

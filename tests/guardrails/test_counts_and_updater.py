@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 from typing import Any
 
 from edgesplit.core import parse_config
 from edgesplit.core.guardrails import Totals
 from edgesplit.guardrails.counts import CountsStore
 from edgesplit.guardrails.updater import apply_update, plan_updates
+from memory_sql import MemorySql
 
 HOUR = 3600
-
-
-class MemorySql:
-    def __init__(self) -> None:
-        self.connection = sqlite3.connect(":memory:", isolation_level=None)
-        self.connection.row_factory = sqlite3.Row
-
-    def exec(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.connection.execute(sql, params).fetchall()]
 
 
 def document(**experiment: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import chisquare
-from test_counts_and_updater import MemorySql
 
 from edgesplit.core import parse_config
 from edgesplit.core.guardrails import Totals
@@ -18,6 +17,7 @@ from edgesplit.guardrails.counts import HISTORY_KEEP, CountsStore
 from edgesplit.status import StatusData, build_report, merge_queue_stats, read_counts
 from edgesplit.status.access import ADMIN_COOKIE, SESSION_SECONDS, authorized, session_value, token_from_form
 from edgesplit.status.page import render_login_page, render_status_page
+from memory_sql import MemorySql
 
 NOW = 1_795_000_000.0
 TOKEN = "admin-token-for-tests"

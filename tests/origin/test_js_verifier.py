@@ -4,7 +4,6 @@ token vectors, byte for byte: both run here, the JS side under Node's own test r
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edgesplit import load_keyring, verify_token
+from venv_node import venv_node
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((ROOT / "tests" / "cases" / "token-vectors.json").read_text(encoding="utf-8"))
@@ -42,11 +42,7 @@ def test_python_core_gives_the_vector_answer(case: dict) -> None:
 
 
 def test_javascript_verifier_passes_under_node_test_runner() -> None:
-    node = ROOT / ".venv" / "bin" / "node"
-    if not node.exists():
-        if os.environ.get("EDGESPLIT_SKIP_PYODIDE") == "1":
-            pytest.skip("EDGESPLIT_SKIP_PYODIDE=1")
-        pytest.fail("Node missing at .venv/bin/node: run scripts/setup.sh")
+    node = venv_node()
     result = subprocess.run(
         [str(node), "--test", "js/edgesplit-verify.test.mjs"],
         cwd=ROOT,

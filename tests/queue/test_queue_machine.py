@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 from typing import Any
 
 import pytest
@@ -16,17 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from edgesplit.queue.drain import DrainPolicy, backoff_seconds, drain_shard
 from edgesplit.queue.store import Bounds, QueueStore
 from edgesplit.vendors import SendResult, WebhookAdapter
-
-
-class MemorySql:
-    """sqlite3 in memory, as a plain SqlPort (no transaction hook), like a Durable Object's."""
-
-    def __init__(self) -> None:
-        self.connection = sqlite3.connect(":memory:", isolation_level=None)
-        self.connection.row_factory = sqlite3.Row
-
-    def exec(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.connection.execute(sql, params).fetchall()]
+from memory_sql import MemorySql
 
 
 def event(n: int, size: int = 0) -> dict[str, Any]:
