@@ -251,7 +251,10 @@ class Pipeline:
                 release()
             raise
         if release is not None:
-            _release_after_body(response, release)
+            if response.headers.get(CACHE_STATUS_HEADER) == "MISS":  # a copy is being stored
+                _release_after_body(response, release)
+            else:  # nothing will be stored: the others need not wait for this body
+                release()
         return response
 
     async def _from_origin(
