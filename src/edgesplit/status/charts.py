@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-__all__ = ["PALETTE", "bar_chart", "line_chart", "split_bar", "colour"]
+__all__ = ["PALETTE", "bar_chart", "colour", "format_number", "line_chart", "split_bar"]
 
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 
@@ -14,8 +14,11 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3g}"
+def format_number(value: float | None) -> str:
+    """Whole numbers with thousands separators, others to four significant digits."""
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:.4g}"
 
 
 def bar_chart(items: list[tuple[str, float]], *, title: str, width: int = 420, bar: int = 18) -> str:
@@ -31,11 +34,12 @@ def bar_chart(items: list[tuple[str, float]], *, title: str, width: int = 420, b
     for i, (label, value) in enumerate(items):
         y = 8 + i * (bar + 8)
         length = round(span * value / top, 2)
+        text = format_number(value)
         parts.append(
             f'<text x="{label_width - 6}" y="{y + bar * 0.75}" text-anchor="end">{escape(label)}</text>'
             f'<rect x="{label_width}" y="{y}" width="{length}" height="{bar}" fill="{colour(i)}" '
-            f'data-label="{escape(label)}" data-value="{value}"><title>{escape(label)}: {_number(value)}</title></rect>'
-            f'<text x="{label_width + length + 6}" y="{y + bar * 0.75}">{_number(value)}</text>'
+            f'data-label="{escape(label)}" data-value="{value}"><title>{escape(label)}: {text}</title></rect>'
+            f'<text x="{label_width + length + 6}" y="{y + bar * 0.75}">{text}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -82,7 +86,7 @@ def line_chart(
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
         f'<line x1="{pad_left}" y1="{pad_top + plot_h}" x2="{pad_left + plot_w}" '
         f'y2="{pad_top + plot_h}" stroke="#999"/>',
-        f'<text x="{pad_left - 4}" y="{pad_top + 10}" text-anchor="end">{_number(top)}</text>',
+        f'<text x="{pad_left - 4}" y="{pad_top + 10}" text-anchor="end">{format_number(top)}</text>',
         f'<text x="{pad_left - 4}" y="{pad_top + plot_h}" text-anchor="end">0</text>',
         f'<text x="{pad_left}" y="{height - 4}">{escape(x_labels[0])}</text>',
         f'<text x="{pad_left + plot_w}" y="{height - 4}" text-anchor="end">{escape(x_labels[1])}</text>',

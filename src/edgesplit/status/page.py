@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .charts import bar_chart, colour, line_chart, split_bar
+from .charts import bar_chart, colour, format_number, line_chart, split_bar
 
 __all__ = ["render_status_page", "render_login_page", "STATUS_CSP"]
 
@@ -31,14 +31,6 @@ ul.history{margin:4px 0;padding-left:18px;font-size:13px}code{font-size:12px}
 """
 
 
-def _number(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:.4g}"
-    return f"{int(value):,}"
-
-
 def _metric(tag: str, metric: str, value: Any, text: str) -> str:
     """A cell or figure carrying its raw number, for tools, beside the formatted one."""
     return f'<{tag} data-metric="{metric}" data-value="{value}">{text}</{tag}>'
@@ -54,11 +46,12 @@ def _variant_rows(experiment: dict[str, Any]) -> str:
     for variant in experiment["variants"]:
         rate, weight = variant["conversion_rate"], variant["weight"]
         counts = "".join(
-            _metric("td", name, variant[name], _number(variant[name]))
+            _metric("td", name, variant[name], format_number(variant[name]))
             for name in ("exposures", "conversions")
         )
         health = "".join(
-            _metric("td", name, variant[name], _number(variant[name])) for name in ("requests", "errors")
+            _metric("td", name, variant[name], format_number(variant[name]))
+            for name in ("requests", "errors")
         )
         rows.append(
             f'<tr data-variant="{escape(variant["key"])}"><td>{escape(variant["key"])}</td>'
@@ -158,9 +151,9 @@ def _queue(report: dict[str, Any]) -> str:
     if queue is None:
         return "<section><h2>Event queue</h2><p>No vendor configured: events are not queued.</p></section>"
     vendors = "".join(
-        f"<tr><td>{escape(name)}</td><td>{_number(v.get('depth', 0))}</td>"
+        f"<tr><td>{escape(name)}</td><td>{format_number(v.get('depth', 0))}</td>"
         f"<td>{float(v.get('oldest_age_seconds', 0)):.1f} s</td>"
-        f"<td>{_number(v.get('delivered', 0))}</td><td>{_number(v.get('dead_letters', 0))}</td></tr>"
+        f"<td>{format_number(v.get('delivered', 0))}</td><td>{format_number(v.get('dead_letters', 0))}</td></tr>"
         for name, v in sorted(queue["vendors"].items())
     )
     vendors = vendors or '<tr><td colspan="5">No events waiting: vendors are taking them directly.</td></tr>'
@@ -169,14 +162,14 @@ def _queue(report: dict[str, Any]) -> str:
         + "".join(
             f"<div>{label}{_metric('b', metric, queue[key], text)}</div>"
             for label, metric, key, text in (
-                ("pending events", "queue_depth", "depth", _number(queue["depth"])),
+                ("pending events", "queue_depth", "depth", format_number(queue["depth"])),
                 (
                     "oldest pending",
                     "queue_oldest",
                     "oldest_age_seconds",
                     f"{queue['oldest_age_seconds']:.1f} s",
                 ),
-                ("dead letters", "dead_letters", "dead_letters", _number(queue["dead_letters"])),
+                ("dead letters", "dead_letters", "dead_letters", format_number(queue["dead_letters"])),
             )
         )
         + "</div>"
