@@ -176,7 +176,14 @@ class EdgeCache:
         body = match.body
         return ProxyResponse(int(match.status), headers, None if _missing(body) else body)
 
-    def store(self, key: str, request: ProxyRequest, response: ProxyResponse, ttl: int) -> ProxyResponse:
+    def store(
+        self,
+        key: str,
+        request: ProxyRequest,
+        response: ProxyResponse,
+        ttl: int,
+        stored: Callable[[], None] | None = None,
+    ) -> ProxyResponse:
         body = response.body
         if body is not None and not isinstance(body, (bytes, bytearray)):
             to_client, to_cache = body.tee()
@@ -191,16 +198,20 @@ class EdgeCache:
         cached = js.Response.new(
             to_cache, _js_object({"status": response.status, "headers": js_headers(headers)})
         )
-        self.background.defer(self._put(key, cached))
+        self.background.defer(self._put(key, cached, stored))
         return response
 
-    async def _put(self, key: str, cached: Any) -> None:
-        """The write happens after the response: its failure is counted, never the visitor's."""
+    async def _put(self, key: str, cached: Any, stored: Callable[[], None] | None) -> None:
+        """The write happens after the response: its failure is counted, never the visitor's.
+        The put completes once the copy's stream has been read to its end."""
         try:
             await js.caches.default.put(key, cached)
         except Exception as exc:  # noqa: BLE001
             if self.on_error is not None:
                 self.on_error("cache_store", exc)
+        finally:
+            if stored is not None:
+                stored()
 
 
 class FetchSender:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ..pipeline import Clock, Headers, ProxyRequest, ProxyResponse
+from ..pipeline.http import ClosingStream
 
 __all__ = ["MemoryCache"]
 
@@ -70,7 +71,14 @@ class MemoryCache:
                 return ProxyResponse(entry.status, headers, entry.body)
         return None
 
-    def store(self, key: str, request: ProxyRequest, response: ProxyResponse, ttl: int) -> ProxyResponse:
+    def store(
+        self,
+        key: str,
+        request: ProxyRequest,
+        response: ProxyResponse,
+        ttl: int,
+        stored: Callable[[], None] | None = None,
+    ) -> ProxyResponse:
         stored_at = self.clock.now()
         vary = _vary_values(response.headers, request)
         headers = response.headers.copy()
@@ -90,8 +98,12 @@ class MemoryCache:
         body = response.body
         if body is None or isinstance(body, (bytes, bytearray)):
             insert(bytes(body or b""))
+            if stored is not None:
+                stored()
             return response
-        response.body = self._tee(body, insert)
+        teed = self._tee(body, insert)
+        # ClosingStream calls ``stored`` also when the body is closed unread (the client left).
+        response.body = ClosingStream(teed, stored) if stored is not None else teed
         return response
 
     async def _tee(self, body: AsyncIterator[bytes], insert: Callable[[bytes], None]) -> AsyncIterator[bytes]:

@@ -10,8 +10,6 @@ decision, and the failure is counted and logged once.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import logging
 from collections.abc import Callable
@@ -20,10 +18,11 @@ from typing import Any
 from ..core import ConfigHolder, Keyring, sign_token
 from .admin import AdminRoutes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
+from .coalesce import MissCoalescer
 from .cookies import parse_cookie_header, remove_cookie
 from .decide import NO_DECISION, Decision, control_decision, decide
 from .failures import FailOpen
-from .http import ClosingStream, Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
+from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .metrics import Metrics
 from .ports import (
     BackgroundPort,
@@ -42,8 +41,6 @@ __all__ = ["Pipeline"]
 
 log = logging.getLogger("edgesplit.pipeline")
 CACHE_STATUS_HEADER = "x-edgesplit-cache"
-COALESCE_WAIT_SECONDS = 5.0
-"""How long a miss waits for another request already fetching the same page."""
 
 
 class Pipeline:
@@ -65,6 +62,7 @@ class Pipeline:
         observer: ObserverPort | None = None,
         status: StatusSource | None = None,
         fail_open: FailOpen | None = None,
+        coalescer: MissCoalescer | None = None,
     ) -> None:
         self.config = config
         self.keyring = keyring
@@ -78,8 +76,8 @@ class Pipeline:
         self.exposure_window_seconds = exposure_window_seconds
         self.observer = observer
         self._fail_open = fail_open or FailOpen(self.metrics, log)
-        self._inflight: dict[str, tuple[asyncio.Event, float]] = {}
-        """Cache keys being fetched right now, for coalescing simultaneous misses."""
+        self.coalescer = coalescer if coalescer is not None else MissCoalescer(clock)
+        """Shared by every pipeline of a process (an isolate at the edge) to meet in."""
         self.admin = AdminRoutes(
             config=config,
             metrics=self.metrics,
@@ -194,36 +192,12 @@ class Pipeline:
     async def _wait_for_leader(self, key: str, request: ProxyRequest) -> ProxyResponse | None:
         """A miss while another request fetches this very page: wait for its copy rather than
         ask the origin again (the cache stampede when a hot page expires)."""
-        inflight = self._inflight.get(key)
-        if inflight is None:
-            return None
-        done, started = inflight
-        remaining = COALESCE_WAIT_SECONDS - (self.clock.monotonic() - started)
-        if remaining <= 0:  # a leader that never finished (its client left before the body)
-            self._inflight.pop(key, None)
-            return None
-        try:
-            await asyncio.wait_for(done.wait(), remaining)
-        except TimeoutError:
+        if not await self.coalescer.follow(key):
             return None
         cached = await self._lookup(key, request)
         if cached is not None:
             self.metrics.inc("edgesplit_cache_total", result="coalesced")
         return cached
-
-    def _lead(self, key: str) -> Callable[[], None]:
-        """Register this request as the one fetching ``key``; the returned function releases
-        the followers (once the copy is stored, or as soon as it is clear there will be none)."""
-        done = asyncio.Event()
-        entry = (done, self.clock.monotonic())
-        self._inflight[key] = entry
-
-        def release() -> None:
-            if self._inflight.get(key) is entry:
-                del self._inflight[key]
-            done.set()
-
-        return release
 
     async def _fetch(self, request: ProxyRequest, decision: Decision, settings: Any) -> ProxyResponse:
         cache_settings = settings.cache
@@ -235,8 +209,8 @@ class Pipeline:
             cached = await self._lookup(key, request)
             if cached is None and request.method == "GET":
                 cached = await self._wait_for_leader(key, request)
-                if cached is None and key not in self._inflight:
-                    release = self._lead(key)
+                if cached is None and key not in self.coalescer:
+                    release = self.coalescer.lead(key)
             if cached is not None:
                 self.metrics.inc("edgesplit_cache_total", result="hit")
                 self.metrics.inc("edgesplit_requests_total", outcome="cache_hit")
@@ -245,21 +219,27 @@ class Pipeline:
                 cached.headers.set(CACHE_STATUS_HEADER, "HIT")
                 return cached
         try:
-            response = await self._from_origin(request, decision, settings, key if use_cache else None)
+            response = await self._from_origin(
+                request, decision, settings, key if use_cache else None, release
+            )
         except BaseException:
             if release is not None:
                 release()
             raise
-        if release is not None:
-            if response.headers.get(CACHE_STATUS_HEADER) == "MISS":  # a copy is being stored
-                _release_after_body(response, release)
-            else:  # nothing will be stored: the others need not wait for this body
-                release()
+        if release is not None and response.headers.get(CACHE_STATUS_HEADER) != "MISS":
+            release()  # nothing will be stored: the others need not wait for this body
         return response
 
     async def _from_origin(
-        self, request: ProxyRequest, decision: Decision, settings: Any, key: str | None
+        self,
+        request: ProxyRequest,
+        decision: Decision,
+        settings: Any,
+        key: str | None,
+        stored: Callable[[], None] | None,
     ) -> ProxyResponse:
+        """The origin's answer, stored for ``key`` when shareable; ``stored`` is called once
+        the copy is in the cache or will not be."""
         self._sign(request.headers, settings.decision.header, decision)
         try:
             response = await self.origin.fetch(request)
@@ -290,10 +270,12 @@ class Pipeline:
         if ttl:
             assert self.cache is not None
             try:
-                response = self.cache.store(key, request, response, ttl)
+                response = self.cache.store(key, request, response, ttl, stored)
                 self.metrics.inc("edgesplit_cache_total", result="miss_stored")
             except Exception as exc:  # noqa: BLE001
                 self._fail_open("cache_store", exc)
+                if stored is not None:
+                    stored()
             response.headers.set(CACHE_STATUS_HEADER, "MISS")
         else:
             self.metrics.inc("edgesplit_cache_total", result="bypass")
@@ -356,14 +338,3 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001
                 self._fail_open("observer", exc)
         return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
-
-
-def _release_after_body(response: ProxyResponse, release: Callable[[], None]) -> None:
-    """Call ``release`` once the body has streamed by (the cache keeps a body only at its end).
-    Other bodies (bytes; a JS stream at the edge, whose cache write is the runtime's) release
-    at once."""
-    body = response.body
-    if isinstance(body, ClosingStream) or inspect.isasyncgen(body):
-        response.body = ClosingStream(body, release)
-    else:
-        release()

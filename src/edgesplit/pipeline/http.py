@@ -6,7 +6,7 @@ Bodies are opaque to the pipeline (an async iterator of bytes in the self-hosted
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -135,7 +135,7 @@ class ClosingStream:
     unread. Shells ``aclose()`` every body they could not send (the client left), so whatever
     the stream holds (an origin connection, requests waiting for a cached copy) is let go."""
 
-    def __init__(self, body: AsyncIterator[bytes], on_close: Callable[[], None]) -> None:
+    def __init__(self, body: AsyncIterable[bytes], on_close: Callable[[], None]) -> None:
         self.body = body
         self._on_close: Callable[[], None] | None = on_close
 

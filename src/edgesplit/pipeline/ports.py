@@ -15,7 +15,7 @@ StatusSource            SQLite counts + queue shards   ``Counters`` + ``QueueSha
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from ..status.report import StatusData
@@ -54,9 +54,18 @@ class OriginPort(Protocol):
 class CachePort(Protocol):
     async def lookup(self, key: str, request: ProxyRequest) -> ProxyResponse | None: ...
 
-    def store(self, key: str, request: ProxyRequest, response: ProxyResponse, ttl: int) -> ProxyResponse:
+    def store(
+        self,
+        key: str,
+        request: ProxyRequest,
+        response: ProxyResponse,
+        ttl: int,
+        stored: Callable[[], None] | None = None,
+    ) -> ProxyResponse:
         """Arrange for ``response`` to be stored as its body streams by; return what to send.
-        ``request`` is there for ``Vary``: the adapter keys entries by the varied headers."""
+        ``request`` is there for ``Vary``: the adapter keys entries by the varied headers.
+        ``stored`` is called exactly once: when the copy is in the cache, or when it is clear
+        it will not be (the body failed or was closed unread, the write failed)."""
         ...
 
 
