@@ -7,16 +7,15 @@ where every isolate picks it up within its refresh interval.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from typing import Any
 
 from workers import DurableObject
 
-from edgesplit.core import ConfigError, parse_config_text
+from edgesplit.core import ConfigError
 from edgesplit.guardrails.counts import CountsStore
-from edgesplit.guardrails.updater import apply_update, plan_updates, record_update
+from edgesplit.guardrails.updater import prepare_update, record_update
 from edgesplit.status import read_counts
 
 from .storage_sql import StorageSql
@@ -58,16 +57,16 @@ class Counters(DurableObject):
         text = await kv.get(key)
         if not isinstance(text, str):
             return {"skipped": "no config in KV"}
+        now = time.time()
         try:
-            config = parse_config_text(text)
+            prepared = prepare_update(text, self.counts, now, random.Random())
         except ConfigError as exc:
             return {"skipped": f"config in KV is invalid: {exc}"}
-        now = time.time()
-        update = plan_updates(config, self.counts, now, random.Random())
-        self.counts.compact(now)
-        if not update:
+        update = prepared.update
+        if prepared.refused is not None:  # never write what isolates would refuse
+            return {"refused": str(prepared.refused)}
+        if prepared.text is None:
             return {"paused": [], "weights": {}}
-        document = apply_update(json.loads(text), update)
-        await kv.put(key, json.dumps(document, indent=2))
+        await kv.put(key, prepared.text)
         record_update(self.counts, update, now)
         return {"paused": sorted(update.pauses), "weights": update.weights}

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
-from edgesplit.core import parse_config
+import pytest
+
+from edgesplit.core import parse_config, parse_config_text
 from edgesplit.core.guardrails import Totals
+from edgesplit.guardrails import updater
 from edgesplit.guardrails.counts import CountsStore
-from edgesplit.guardrails.updater import apply_update, plan_updates
+from edgesplit.guardrails.updater import (
+    apply_update,
+    compact_if_due,
+    plan_updates,
+    prepare_update,
+    record_update,
+)
 from memory_sql import MemorySql
 
 HOUR = 3600
@@ -81,6 +91,9 @@ def test_bandit_weights_move_toward_the_winner_once_per_interval() -> None:
     )
     first = plan_updates(config, counts, 10_000, random.Random(1))
     assert first.weights["exp"][1] > 0.85 and first.weights["exp"][0] >= 0.1 - 1e-9
+    # a planned move that was never written does not start the interval: only a recorded one
+    assert "exp" in plan_updates(config, counts, 10_300, random.Random(1)).weights
+    record_update(counts, first, 10_000)
     assert "exp" not in plan_updates(config, counts, 10_300, random.Random(1)).weights  # within the interval
     assert "exp" in plan_updates(config, counts, 10_700, random.Random(1)).weights
     new = parse_config(apply_update(config.source, first))  # type: ignore[arg-type]
@@ -96,3 +109,58 @@ def test_paused_experiments_are_left_alone() -> None:
         [("exp", "a", 0, {"requests": 100, "errors": 0}), ("exp", "b", 0, {"requests": 100, "errors": 90})]
     )
     assert not plan_updates(config, counts, 0, random.Random(1))
+
+
+def harmful_counts() -> CountsStore:
+    counts = CountsStore(MemorySql())
+    counts.add(
+        [
+            ("exp", "a", 0, {"exposures": 1000, "requests": 1000, "errors": 5}),
+            ("exp", "b", 0, {"exposures": 1000, "requests": 1000, "errors": 300}),
+        ]
+    )
+    return counts
+
+
+def test_prepare_update_gives_the_validated_text_to_write() -> None:
+    text = json.dumps(document(guardrails={"min_sample": 100, "metrics": ["errors"]}))
+    prepared = prepare_update(text, harmful_counts(), 1_000.0, random.Random(1))
+    assert prepared.refused is None and prepared.text is not None
+    written = parse_config_text(prepared.text)
+    assert written.experiments[0].status == "paused"
+    assert list(prepared.update.pauses) == ["exp"]
+
+
+def test_prepare_update_refuses_a_result_that_would_not_validate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither shell may write a document its readers would refuse (the edge used to put it in KV)."""
+
+    def broken_apply(document: dict[str, Any], update: updater.Update) -> dict[str, Any]:
+        document = json.loads(json.dumps(document))
+        document["experiments"][0]["variants"][0]["weight"] = -1
+        return document
+
+    monkeypatch.setattr(updater, "apply_update", broken_apply)
+    text = json.dumps(document(guardrails={"min_sample": 100, "metrics": ["errors"]}))
+    prepared = prepare_update(text, harmful_counts(), 1_000.0, random.Random(1))
+    assert prepared.text is None and prepared.refused is not None
+    assert "experiments[0].variants[0].weight: must be >= 0" in str(prepared.refused)
+    assert prepared.update.pauses  # planned, but not to be written
+
+
+def test_counts_are_compacted_on_one_schedule_whatever_the_tick_interval() -> None:
+    counts = CountsStore(MemorySql())
+    start = 1_764_000_000.0
+    for hour in range(60):
+        counts.add([("exp", "a", start - hour * HOUR, {"exposures": 1})])
+    hourly = "SELECT COUNT(*) AS n FROM variant_counts WHERE span = 3600"
+    assert compact_if_due(counts, start)  # never compacted: due now
+    after_first = counts.sql.exec(hourly)[0]["n"]
+    assert after_first < 60
+    counts.add([("exp", "a", start - 50 * HOUR, {"exposures": 1})])
+    for tick in range(1, 360):  # every 10 s for an hour: not due again
+        assert not compact_if_due(counts, start + 10 * tick)
+    assert counts.sql.exec(hourly)[0]["n"] == after_first + 1
+    assert compact_if_due(counts, start + 3600)
+    # the late old row is folded, and the 48-hour window has moved on by one hour
+    assert counts.sql.exec(hourly)[0]["n"] == after_first - 1
+    assert counts.totals("exp")["a"].exposures == 61

@@ -10,19 +10,25 @@ tested on bandit experiments (their configured split moves by design).
 from __future__ import annotations
 
 import copy
+import json
 import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core import Config
+from ..core import Config, ConfigError, parse_config_text
 from ..core.bandit import thompson_weights
 from ..core.events import utc_iso
 from ..core.guardrails import GuardrailSettings, Verdict, evaluate_guardrails
 from .counts import CountsStore
 
-__all__ = ["Update", "apply_update", "plan_updates", "record_update"]
+__all__ = ["PreparedUpdate", "Update", "apply_update", "plan_updates", "prepare_update", "record_update"]
 
 BANDIT_CLOCK = "bandit_updated_at"
+COMPACT_EVERY_SECONDS = 3600.0
+"""Both shells fold hourly counts into daily rows at most this often."""
+COUNTS_META = "__counts__"
+"""The guardrail_state row set (no experiment has this key) that remembers the last compaction."""
+COMPACTED_AT = "compacted_at"
 
 
 @dataclass
@@ -77,7 +83,6 @@ def plan_updates(config: Config, counts: CountsStore, now: float, rng: random.Ra
             update.weights[experiment.key] = thompson_weights(
                 exposures, conversions, rng, min_weight=bandit.min_weight, max_weight=bandit.max_weight
             )
-            counts.save_state(experiment.key, {BANDIT_CLOCK: now})
     return update
 
 
@@ -99,9 +104,49 @@ def apply_update(document: dict[str, Any], update: Update) -> dict[str, Any]:
     return result
 
 
+@dataclass
+class PreparedUpdate:
+    """One updater pass, planned and checked, before anything is written."""
+
+    update: Update
+    text: str | None = None
+    """The new config document, serialised and validated as every reader will parse it; None
+    when there is nothing to write (no change, or ``refused``)."""
+    refused: ConfigError | None = None
+    """The new document failed validation: nothing may be written (the running config stays)."""
+
+
+def prepare_update(text: str, counts: CountsStore, now: float, rng: random.Random) -> PreparedUpdate:
+    """The one update step both shells run: plan pauses and bandit weights from the counts for
+    the config document ``text``, apply them, and validate the result. The shell then writes
+    ``text`` where its readers look (a file, KV) and only then calls ``record_update``.
+    Raises ConfigError when ``text`` itself is not a valid config."""
+    config = parse_config_text(text)
+    update = plan_updates(config, counts, now, rng)
+    compact_if_due(counts, now)
+    if not update:
+        return PreparedUpdate(update)
+    new_text = json.dumps(apply_update(json.loads(text), update), indent=2) + "\n"
+    try:
+        parse_config_text(new_text)
+    except ConfigError as exc:
+        return PreparedUpdate(update, refused=exc)
+    return PreparedUpdate(update, new_text)
+
+
+def compact_if_due(counts: CountsStore, now: float) -> bool:
+    """Compact the counts when the last compaction is ``COMPACT_EVERY_SECONDS`` old."""
+    if now - counts.state(COUNTS_META).get(COMPACTED_AT, 0.0) < COMPACT_EVERY_SECONDS:
+        return False
+    counts.compact(now)
+    counts.save_state(COUNTS_META, {COMPACTED_AT: now})
+    return True
+
+
 def record_update(counts: CountsStore, update: Update, now: float) -> None:
     """Keep an applied update in the experiments' history (call only once it is applied)."""
     for key, record in update.pauses.items():
         counts.record(key, now, "paused", {"reason": record["reason"], "srm_p": record["numbers"]["srm_p"]})
     for key, weights in update.weights.items():
         counts.record(key, now, "weights", {"weights": [round(w, 6) for w in weights]})
+        counts.save_state(key, {BANDIT_CLOCK: now})  # the next move is due an interval after this one

@@ -14,10 +14,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..core import ConfigHolder
+from ..core import ConfigError, ConfigHolder
 from ..guardrails.counts import CountsStore
 from ..guardrails.recorder import CountsRecorder
-from ..guardrails.updater import Update, apply_update, plan_updates, record_update
+from ..guardrails.updater import PreparedUpdate, Update, prepare_update, record_update
 from ..pipeline import Clock, Metrics
 from .queue_runner import SqliteSql
 
@@ -27,13 +27,16 @@ log = logging.getLogger("edgesplit.guardrails")
 
 
 def write_config_atomically(path: str | Path, document: dict[str, Any]) -> None:
+    write_text_atomically(path, json.dumps(document, indent=2) + "\n")
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
     """Write to a temporary file beside it, fsync, then rename over: readers see old or new."""
     target = Path(path)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
@@ -66,7 +69,6 @@ class GuardrailRunner:
         self.interval = interval
         self.rng = rng or random.Random()
         self._task: asyncio.Task[None] | None = None
-        self.last_update = Update()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -76,7 +78,7 @@ class GuardrailRunner:
             await asyncio.sleep(self.interval)
             try:
                 await self.tick()
-            except Exception:  # noqa: BLE001 - a bad tick must not stop the next one
+            except Exception:
                 log.exception("guardrail update failed; trying again next interval")
 
     def locked(self, function: Any, *args: Any) -> Any:
@@ -93,26 +95,32 @@ class GuardrailRunner:
     async def tick(self) -> Update:
         now = self.clock.now()
         await self.flush(now)
-        config = self.holder.current
-        update = await asyncio.to_thread(self.locked, plan_updates, config, self.counts, now, self.rng)
-        self.last_update = update
+        try:
+            prepared = await asyncio.to_thread(
+                self.locked, prepare_update, self._document_text(), self.counts, now, self.rng
+            )
+        except ConfigError as exc:
+            log.error("guardrail update skipped: the config document is invalid: %s", exc)
+            return Update()
+        update = prepared.update
         for key, verdict in update.verdicts.items():
             self.metrics.set_gauge("edgesplit_srm_p_value", verdict.srm_p, experiment=key)
-        if update:
-            self._apply(update)
-        if int(now) % 3600 < self.interval:
-            await asyncio.to_thread(self.locked, self.counts.compact, now)
+        if prepared.refused is not None:  # never write what would be refused
+            self.metrics.inc("edgesplit_guardrail_updates_refused_total")
+            log.error("guardrail update refused by validation, not applied: %s", prepared.refused)
+        elif prepared.text is not None:
+            self._apply(prepared)
         return update
 
-    def _apply(self, update: Update) -> None:
-        document = self._document()
-        new_document = apply_update(document, update)
-        error = self.holder.offer(new_document)
-        if error is not None:  # never write what would be refused
-            log.error("guardrail update refused by validation, not applied: %s", error)
+    def _apply(self, prepared: PreparedUpdate) -> None:
+        assert prepared.text is not None
+        update = prepared.update
+        error = self.holder.offer(prepared.text)
+        if error is not None:  # validated already; a holder refusing it is a bug worth the log
+            log.error("guardrail update refused by the running config, not applied: %s", error)
             return
         if self.config_path:
-            write_config_atomically(self.config_path, new_document)
+            write_text_atomically(self.config_path, prepared.text)
         self.locked(record_update, self.counts, update, self.clock.now())
         for key, record in update.pauses.items():
             self.metrics.inc("edgesplit_guardrail_pauses_total", experiment=key)
@@ -120,11 +128,10 @@ class GuardrailRunner:
         for key, weights in update.weights.items():
             log.info("bandit %r weights now %s", key, [round(w, 3) for w in weights])
 
-    def _document(self) -> dict[str, Any]:
+    def _document_text(self) -> str:
         if self.config_path:
-            with open(self.config_path, encoding="utf-8") as handle:
-                return json.load(handle)
-        return self.holder.source_document()
+            return Path(self.config_path).read_text(encoding="utf-8")
+        return json.dumps(self.holder.source_document())
 
     async def stop(self) -> None:
         if self._task is not None:
