@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,42 @@ class Worker:
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
+
+
+def py(worker: Worker, code: str) -> Any:
+    """Run code in the Worker's interpreter; the last expression is the result."""
+    return worker.control("python", "POST", code).get("result")
+
+
+@contextmanager
+def patched(worker: Worker, target: str, replacement: str) -> Iterator[None]:
+    """Swap a function inside the Worker's interpreter (a stand-in for a bug in edgesplit)."""
+    module, name = target.rsplit(".", 1)
+    py(
+        worker,
+        f"import {module} as m\nm._saved_{name} = m.{name}\n{replacement}\nm.{name} = replacement\n'ok'",
+    )
+    try:
+        yield
+    finally:
+        py(worker, f"import {module} as m\nm.{name} = m._saved_{name}\n'ok'")
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def wait_for_config(worker: Worker, version: str, timeout: float = 30.0) -> None:
+    """Until the isolate serves config ``version`` (it re-reads KV after its TTL)."""
+    assert wait_until(
+        lambda: get(worker, "/__edgesplit/health")[2].get("config_version") == version, timeout
+    ), f"the Worker never picked up config {version!r}"
 
 
 def get(

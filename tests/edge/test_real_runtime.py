@@ -17,6 +17,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 from edge_support import ROOT, node_env
@@ -38,7 +39,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def wrangler_dev(tmp_path_factory: pytest.TempPathFactory):
+def wrangler_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("wrangler-dev")
     (tmp / ".dev.vars").write_text(
         f"EDGESPLIT_KEYS={json.dumps(KEYRING_JSON)}\nEDGESPLIT_CONFIG_JSON={json.dumps(json.dumps(CONFIG))}\n"

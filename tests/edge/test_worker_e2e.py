@@ -7,9 +7,10 @@ import random
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from edge_support import Worker, get
+from edge_support import Worker, get, py, wait_for_config, wait_until
 
 from edgesplit import load_config
 from edgesplit.core import assign, verify_token
@@ -75,6 +76,21 @@ def test_per_variant_cache_without_leakage(worker: Worker) -> None:
     assert all("visitor" not in key for key in cache["keys"])
 
 
+def test_simultaneous_misses_in_one_isolate_wait_for_the_leaders_copy(worker: Worker) -> None:
+    """Coalescing happens per isolate: followers are served the copy the leader stored."""
+    path = "/page/edge-stampede"
+    visitors = [f"edge-stampede-{n:03d}" for n in range(12)]
+    variants = {expected(v, path)["hero"] for v in visitors}
+    assert len(variants) == 2
+    with ThreadPoolExecutor(len(visitors)) as pool:  # all arrive while the origin renders
+        results = list(pool.map(lambda v: get(worker, f"{path}?delay=0.6", v), visitors))
+    for visitor, (status, _, body) in zip(visitors, results, strict=True):
+        assert status == 200 and body["assignments"]["hero"] == expected(visitor, path)["hero"]
+    assert worker.origin.fetches[path] == len(variants)  # one render per variant, not per visitor
+    outcomes = sorted(headers["x-edgesplit-cache"] for _, headers, _ in results)
+    assert outcomes == ["HIT"] * (len(visitors) - 2) + ["MISS"] * 2
+
+
 def test_variant_pages_reach_the_client_private(worker: Worker) -> None:
     get(worker, "/page/edge-private-check", "visitor-abcdef12")
     _, headers, _ = get(worker, "/page/edge-private-check", "visitor-abcdef12")
@@ -98,20 +114,11 @@ def _vendor_mode(worker: Worker, mode: str) -> None:
         pass
 
 
-def _wait(predicate, timeout: float = 20.0) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def test_events_go_straight_to_a_healthy_vendor(worker: Worker) -> None:
     before = len(worker.vendor.events)
     for n in range(10):
         get(worker, "/page/shop-direct", f"direct-visitor-{n:04d}")
-    assert _wait(lambda: len(worker.vendor.events) >= before + 20)  # hero and shop for each
+    assert wait_until(lambda: len(worker.vendor.events) >= before + 20)  # hero and shop for each
 
 
 def test_vendor_outage_queues_in_durable_objects_then_drains_exactly_once(worker: Worker) -> None:
@@ -135,7 +142,7 @@ def test_vendor_outage_queues_in_durable_objects_then_drains_exactly_once(worker
             if e.get("visitor_id", "").startswith("outage-")
         }
 
-    assert _wait(lambda: delivered() >= want, 30), worker.control("queue")
+    assert wait_until(lambda: delivered() >= want, 30), worker.control("queue")
     exposures = [e for e in worker.vendor.events.values() if e.get("visitor_id", "").startswith("outage-")]
     assert len(exposures) == 60  # hero and shop for each visitor: each exactly once after dedup
     shards = worker.control("queue")["shards"]
@@ -151,7 +158,7 @@ def test_conversions_at_the_edge(worker: Worker) -> None:
     request = urllib.request.Request(worker.base + "/__edgesplit/track", data=body, method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:
         accepted = json.loads(response.read())["accepted"]
-    assert _wait(lambda: accepted in worker.vendor.events)
+    assert wait_until(lambda: accepted in worker.vendor.events)
     forged = urllib.request.Request(
         worker.base + "/__edgesplit/track",
         method="POST",
@@ -179,26 +186,54 @@ def test_config_from_kv_refreshes_and_a_bad_one_is_refused(worker: Worker) -> No
     updated = json.loads(json.dumps(CONFIG))
     updated["version"] = "edge-2"
     worker.control("kv?key=config.json", "PUT", json.dumps(updated))
-    time.sleep(1.2)  # EDGESPLIT_CONFIG_TTL is 1 s in miniworkerd
-    _, _, health = get(worker, "/__edgesplit/health")
-    assert health["config_version"] == "edge-2"
+    wait_for_config(worker, "edge-2")  # EDGESPLIT_CONFIG_TTL is 1 s in miniworkerd
     worker.control(
         "kv?key=config.json", "PUT", '{"schema_version": 1, "version": "bad", "experiments": [{}]}'
     )
-    time.sleep(1.2)
+    assert wait_until(lambda: get(worker, "/__edgesplit/health")[2]["config_refused"] == 1)
     _, _, health = get(worker, "/__edgesplit/health")
-    assert health["config_version"] == "edge-2" and health["config_refused"] == 1
+    assert health["config_version"] == "edge-2"
+    source_errors = (
+        "import edgesplit.edge.worker as w\nw._STATE.metrics.value('edgesplit_config_source_errors_total')"
+    )
+    errors_before = py(worker, source_errors)
     worker.control("kv-failing?on=1")
-    try:
-        time.sleep(1.2)
+    try:  # once the isolate has tried KV and failed, it still serves the last good config
+        assert wait_until(
+            lambda: get(worker, "/__edgesplit/health")[0] == 200 and py(worker, source_errors) > errors_before
+        )
         status, _, health = get(worker, "/__edgesplit/health")
         assert status == 200 and health["config_version"] == "edge-2"
     finally:
         worker.control("kv-failing?on=0")
 
 
-def test_scheduled_handler_runs(worker: Worker) -> None:
-    assert worker.control("scheduled", "POST") == {"ok": True}
+HERO_REQUESTS_COUNTED = (
+    "import js, workers\n"
+    "ns = workers.rpc._DurableObjectNamespaceWrapper(js._miniworkerd_env.COUNTERS)\n"
+    "totals = await ns.get(ns.idFromName('counters')).totals('hero')\n"
+    "sum(v['requests'] for v in totals.values())"
+)
+PENDING_COUNTS = "import edgesplit.edge.worker as w\nlen(w._state().recorder._pending)"
+
+
+def test_scheduled_handler_sends_pending_counts_over_rpc(worker: Worker) -> None:
+    """The cron's flush always has counts to send here, so the RPC path is taken on every run:
+    it must use the SDK-wrapped ``self.env`` (the handler's ``env`` argument is raw JS, whose
+    stubs refuse Python lists with DataCloneError)."""
+    worker.control("scheduled", "POST")  # earlier tests' counts are sent first
+    before = py(worker, HERO_REQUESTS_COUNTED)
+    py(worker, "import edgesplit.edge.worker as w\nw._state().counts_flushed_at = float('inf')\n'ok'")
+    try:  # the isolate holds its counts: only the cron sends them
+        for n in range(5):
+            get(worker, "/page/cron-counts", f"cron-counts-visitor-{n:03d}")
+        worker.control("settle")
+        assert py(worker, PENDING_COUNTS) > 0
+        assert worker.control("scheduled", "POST") == {"ok": True}
+    finally:
+        py(worker, "import edgesplit.edge.worker as w\nw._state().counts_flushed_at = 0.0\n'ok'")
+    assert py(worker, PENDING_COUNTS) == 0
+    assert py(worker, HERO_REQUESTS_COUNTED) - before == 5
 
 
 @pytest.mark.parametrize(
