@@ -111,7 +111,7 @@ class ProxyService:
                 self.metrics,
                 breaker_cooldown_seconds=options.breaker_cooldown,
             )
-        self.outbox: Any = outbox or MemoryOutbox()
+        self.outbox: Any = outbox or MemoryOutbox(metrics=self.metrics)
         self.guardrails = GuardrailRunner(
             options.queue_dir,
             self.holder,
