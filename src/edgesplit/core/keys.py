@@ -115,10 +115,6 @@ class Keyring:
                 return key
         return None
 
-    @classmethod
-    def single(cls, key_id: str, secret: bytes) -> Keyring:
-        return cls((HmacKey(key_id, secret),))
-
 
 def browser_keys(keyring: Keyring) -> dict[str, dict[str, Any]]:
     """The keyring's public keys in the form ``edgesplit-verify.mjs`` and the browser client

@@ -24,7 +24,8 @@ from typing import Any
 
 from ..core import Keyring, KeyringError, parse_keyring_text
 from ..guardrails.recorder import CountsRecorder
-from ..pipeline import Metrics, Pipeline
+from ..pipeline import Metrics, OriginTimeout, Pipeline
+from ..pipeline.coalesce import MissCoalescer
 from ..pipeline.failures import FailOpen
 from ..pipeline.http import plain_response
 from ..queue.delivery import Breaker, DeliveryOutbox, ExposureDeduper
@@ -61,6 +62,7 @@ class _IsolateState:
         self.deduper = ExposureDeduper(50_000)
         self.recorder = CountsRecorder()
         self.counts_flushed_at = 0.0
+        self.coalescer = MissCoalescer(SystemClock())  # the isolate's requests meet here
 
     def vendor_adapters(self, env: Any) -> dict[str, Any]:
         source = (_var(env, "EDGESPLIT_VENDORS"), _var(env, "EDGESPLIT_VENDOR_URL"))
@@ -119,9 +121,7 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
     return Pipeline(
         config=holder,
         keyring=keyring,
-        origin=FetchOrigin(
-            _var(env, "EDGESPLIT_ORIGIN"), float(_var(env, "EDGESPLIT_ORIGIN_TIMEOUT", "30") or 30)
-        ),
+        origin=_origin(env),
         outbox=DeliveryOutbox(
             state.vendor_adapters(env),
             FetchSender(2.0),
@@ -144,6 +144,13 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
         if counters is not None
         else None,
         fail_open=state.fail_open,
+        coalescer=state.coalescer,
+    )
+
+
+def _origin(env: Any) -> FetchOrigin:
+    return FetchOrigin(
+        _var(env, "EDGESPLIT_ORIGIN"), float(_var(env, "EDGESPLIT_ORIGIN_TIMEOUT", "30") or 30)
     )
 
 
@@ -173,9 +180,12 @@ async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
             raise RuntimeError("no configuration: set EDGESPLIT_CONFIG (KV) or EDGESPLIT_CONFIG_JSON")
     except Exception as exc:  # noqa: BLE001 - serve the origin rather than an error page
         state.fail_open("edge_setup", exc)  # the request passes through, without a decision
-        origin = FetchOrigin(_var(env, "EDGESPLIT_ORIGIN"))
         try:
-            return to_workers_response(await origin.fetch(proxy_request))
+            return to_workers_response(await _origin(env).fetch(proxy_request))
+        except OriginTimeout:
+            return to_workers_response(
+                plain_response(504, "504 Gateway Timeout: the origin did not answer in time.\n")
+            )
         except Exception:  # noqa: BLE001
             return to_workers_response(
                 plain_response(502, "502 Bad Gateway: the origin could not be reached.\n")
