@@ -23,14 +23,14 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from edgesplit import load_config  # noqa: E402
-from edgesplit.local.queue_runner import SqliteSql  # noqa: E402
-from edgesplit.local.service import ProxyOptions, ProxyService  # noqa: E402
-from edgesplit.local.vendor_sim import VendorSimulator  # noqa: E402
-from edgesplit.queue.drain import DrainPolicy, drain_shard  # noqa: E402
-from edgesplit.queue.store import QueueStore  # noqa: E402
-from edgesplit.vendors import SendResult, WebhookAdapter  # noqa: E402
-from servers import CONFIG, KEYRING, TestOrigin, start_app  # noqa: E402
+from edgesplit import load_config
+from edgesplit.local.queue_runner import SqliteSql
+from edgesplit.local.service import ProxyOptions, ProxyService
+from edgesplit.local.vendor_sim import VendorSimulator
+from edgesplit.queue.drain import DrainPolicy, drain_shard
+from edgesplit.queue.store import QueueStore
+from edgesplit.vendors import SendResult, WebhookAdapter
+from servers import CONFIG, KEYRING, TestOrigin, start_app
 
 
 def percentile(values: list[float], q: float) -> float:

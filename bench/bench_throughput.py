@@ -17,9 +17,9 @@ from pathlib import Path
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from edgesplit import load_config  # noqa: E402
-from edgesplit.local.service import ProxyOptions, ProxyService  # noqa: E402
-from servers import CONFIG, KEYRING, TestOrigin, start_app  # noqa: E402
+from edgesplit import load_config
+from edgesplit.local.service import ProxyOptions, ProxyService
+from servers import CONFIG, KEYRING, TestOrigin, start_app
 
 BODY = b'{"fixed": true}'
 

@@ -12,7 +12,7 @@ from edgesplit.core.conditions import compile_condition
 from edgesplit.core.validation import Reader
 
 
-def compiled(doc: Any):
+def compiled(doc: Any) -> Any:
     reader = Reader()
     condition = compile_condition(doc, "when", reader)
     assert reader.problems == [] and condition is not None

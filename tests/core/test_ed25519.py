@@ -6,12 +6,12 @@ import pytest
 
 pytest.importorskip("cryptography")
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edgesplit import load_keyring  # noqa: E402
-from edgesplit.core import DecisionClaims, KeyringError, sign_token, verify_token  # noqa: E402
-from edgesplit.core.b64 import b64url_encode  # noqa: E402
+from edgesplit import load_keyring
+from edgesplit.core import DecisionClaims, KeyringError, sign_token, verify_token
+from edgesplit.core.b64 import b64url_encode
 
 SEED = bytes(range(32))
 PUBLIC = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -80,7 +81,7 @@ def test_every_single_character_change_is_rejected() -> None:
             assert not result.ok and result.reason in REJECTION_REASONS, (i, tampered)
 
 
-def _resign(token: str, change) -> str:
+def _resign(token: str, change: Callable[[bytes], bytes]) -> str:
     head, signature = token.rsplit(".", 1)
     return f"{head}.{b64url_encode(change(b64url_decode(signature)))}"
 
@@ -104,7 +105,7 @@ def _resign(token: str, change) -> str:
         (lambda t: "", "malformed"),
     ],
 )
-def test_mangled_tokens(mangle, reason: str) -> None:
+def test_mangled_tokens(mangle: Callable[[str], str], reason: str) -> None:
     result = verify_token(mangle(sign_token(claims(), KEYRING)), KEYRING, NOW)
     assert (result.ok, result.reason, result.claims) == (False, reason, None)
 

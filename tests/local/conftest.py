@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,7 +18,7 @@ from servers import CONFIG, KEYRING, TestOrigin, start_app
 
 
 @pytest.fixture
-async def stack(tmp_path) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     origin = TestOrigin()
     origin_runner, origin_port = await start_app(origin.app())
     config_path = tmp_path / "config.json"

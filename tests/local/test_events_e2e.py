@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,8 @@ async def decision_cookie(events: EventStack, visitor: str) -> str:
 async def test_conversions_need_a_valid_token_and_reach_the_vendor(events: EventStack) -> None:
     token = await decision_cookie(events, "buyer-0001")
     track = events.base + "/__edgesplit/track"
-    body = {"event": "purchase", "value": 42.5, "timestamp": "2026-11-24T01:00:00+01:00", "id": "order-1"}
+    an_hour_ago = datetime.now(timezone(timedelta(hours=1))).replace(microsecond=0) - timedelta(hours=1)
+    body = {"event": "purchase", "value": 42.5, "timestamp": an_hour_ago.isoformat(), "id": "order-1"}
     async with events.client.post(
         track, json=body, headers={"Cookie": f"edgesplit_decision={token}"}
     ) as resp:
@@ -203,7 +205,9 @@ async def test_conversions_need_a_valid_token_and_reach_the_vendor(events: Event
         assert (await resp.json())["accepted"] == accepted
     await events.wait_for(lambda: accepted in events.vendor.events)
     conversion = events.vendor.events[accepted]
-    assert conversion["visitor_id"] == "buyer-0001" and conversion["timestamp"] == "2026-11-24T00:00:00.000Z"
+    assert conversion["visitor_id"] == "buyer-0001" and conversion["timestamp"] == an_hour_ago.astimezone(
+        UTC
+    ).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     assert set(conversion["assignments"]) == {"hero", "shop"} and conversion["value"] == 42.5
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from local_stack import Stack
@@ -11,27 +12,29 @@ BROWSER = {"User-Agent": "Mozilla/5.0 Firefox/130.0"}
 
 
 class Broken:
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         raise RuntimeError(f"injected failure: {name}")
 
 
 class BrokenOutbox:
-    def submit(self, events):  # noqa: ANN001
+    def submit(self, events: Any) -> None:
         raise RuntimeError("injected outbox failure")
 
 
 class BrokenCache:
-    async def lookup(self, key, request):  # noqa: ANN001
+    async def lookup(self, key: str, request: Any) -> None:
         raise RuntimeError("injected cache failure")
 
-    def store(self, key, request, response, ttl):  # noqa: ANN001
+    def store(self, key: str, request: Any, response: Any, ttl: int, stored: Any = None) -> Any:
         raise RuntimeError("injected cache failure")
 
 
 @pytest.mark.parametrize(
     "part,stage", [("keyring", "decide"), ("outbox", "outbox"), ("cache", "cache_lookup")]
 )
-async def test_failures_are_served_open_and_counted(stack: Stack, part: str, stage: str, caplog) -> None:
+async def test_failures_are_served_open_and_counted(
+    stack: Stack, part: str, stage: str, caplog: pytest.LogCaptureFixture
+) -> None:
     replacement = {"keyring": Broken(), "outbox": BrokenOutbox(), "cache": BrokenCache()}[part]
     setattr(stack.service.pipeline, part, replacement)
     caplog.set_level(logging.ERROR, logger="edgesplit.pipeline")
@@ -81,13 +84,13 @@ async def test_a_failing_queue_drops_events_counted_and_requests_still_served(tm
     from edgesplit.vendors import SendResult, WebhookAdapter
 
     class BrokenQueue:
-        async def enqueue(self, vendor, events):  # noqa: ANN001
+        async def enqueue(self, vendor: str, events: Any) -> None:
             raise OSError("disk full")
 
-        async def dead_letter(self, vendor, events, reason):  # noqa: ANN001
+        async def dead_letter(self, vendor: str, events: Any, reason: str) -> None:
             raise OSError("disk full")
 
-    async def vendor_down(request):  # noqa: ANN001
+    async def vendor_down(request: Any) -> SendResult:
         return SendResult(None, None, "connection refused")
 
     from edgesplit.local.runtime import SystemClock, TaskBackground
@@ -133,7 +136,7 @@ async def test_a_bug_in_deciding_sends_the_control_decision_or_none(
     document["decision"] = {"on_failure": on_failure}
     assert stack.service.holder.offer(document) is None
 
-    def broken(*args, **kwargs):  # noqa: ANN002, ANN003
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("a bug in deciding")
 
     monkeypatch.setattr(flow, "decide", broken)

@@ -10,6 +10,7 @@ from edgesplit.core import DecisionClaims, sign_token
 from servers import KEYRING
 
 openfeature_api = pytest.importorskip("openfeature.api")
+from openfeature.client import OpenFeatureClient  # noqa: E402
 from openfeature.evaluation_context import EvaluationContext  # noqa: E402
 from openfeature.exception import ErrorCode  # noqa: E402
 
@@ -46,8 +47,8 @@ def test_variants_come_from_the_verified_decision(client) -> None:  # noqa: ANN0
     "value,code", [(None, ErrorCode.INVALID_CONTEXT), ("es1.test-key.e30.AAAA", ErrorCode.PARSE_ERROR)]
 )
 def test_missing_or_forged_decisions_give_the_default_with_an_error(
-    client, value: str | None, code: ErrorCode
-) -> None:  # noqa: ANN001
+    client: OpenFeatureClient, value: str | None, code: ErrorCode
+) -> None:
     details = client.get_string_details("hero", "control", context(value))
     assert (details.value, details.error_code, details.reason) == ("control", code, "ERROR")
 

@@ -198,7 +198,7 @@ class QueueMachine(RuleBasedStateMachine):
         actual = self.sql.exec(
             "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM queued_events WHERE vendor = 'v'"
         )[0]
-        assert self.store._pending("v") == (actual["n"], actual["b"])
+        assert self.store._pending("v") == (actual["n"], actual["b"])  # noqa: SLF001
 
 
 TestQueueMachine = QueueMachine.TestCase

@@ -49,16 +49,13 @@ def parse_guardrails(reader: Reader, value: Any, path: str) -> GuardrailSettings
         reader.expect_choice(m, child_path(child_path(path, "metrics"), i), METRICS)
         for i, m in enumerate(metrics or [])
     ]
-    if None in (srm_p, pause, alpha, minimum, tau, metrics) or None in checked:
+    if srm_p is None or pause is None or alpha is None or minimum is None or tau is None:
+        return None
+    if metrics is None or None in checked:
         return None
     return GuardrailSettings(
-        float(srm_p),
-        bool(pause),
-        float(alpha),
-        int(minimum),  # type: ignore[arg-type]
-        tuple(m for m in checked if m),
-        float(tau),
-    )  # type: ignore[arg-type]
+        float(srm_p), bool(pause), float(alpha), int(minimum), tuple(m for m in checked if m), float(tau)
+    )
 
 
 def parse_bandit(reader: Reader, value: Any, path: str, variant_count: int) -> BanditSettings | None:

@@ -93,12 +93,17 @@ def evaluate_guardrails(
                 )
     reason = None
     if harm:
-        worst = min(harm, key=lambda h: float(h["p_value"]))  # type: ignore[arg-type]
+        worst = min(harm, key=lambda h: _number(h["p_value"]))
         reason = (
             f"{worst['metric']} harm in variant {worst['variant']!r}: "
-            f"{float(worst['variant_rate']):.4f} vs {float(worst['control_rate']):.4f} "  # type: ignore[arg-type]
-            f"(always-valid p={float(worst['p_value']):.2g})"
-        )  # type: ignore[arg-type]
+            f"{_number(worst['variant_rate']):.4f} vs {_number(worst['control_rate']):.4f} "
+            f"(always-valid p={_number(worst['p_value']):.2g})"
+        )
     elif srm and settings.pause_on_srm:
         reason = f"sample ratio mismatch: exposures {exposures} vs weights (chi-square p={srm_p:.2g})"
     return Verdict(srm_p, srm, p_values, harm, reason)
+
+
+def _number(value: object) -> float:
+    assert isinstance(value, (int, float))
+    return float(value)

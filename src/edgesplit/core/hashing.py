@@ -73,7 +73,7 @@ def growthbook_hash(seed: str, value: str, version: int) -> float:
     raise ValueError(f"unknown GrowthBook hash version {version!r}")
 
 
-def _native_prefix(domain: bytes, seed: str) -> hashlib._Hash:
+def _native_prefix(domain: bytes, seed: str) -> hashlib.blake2s:
     seed_bytes = seed.encode("utf-8", "surrogatepass")
     return hashlib.blake2s(domain + len(seed_bytes).to_bytes(4, "big") + seed_bytes)
 

@@ -6,8 +6,9 @@ Each has defaults a demanding user can live with, so a config may leave any of t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .validation import Reader, child_path
 
@@ -26,6 +27,8 @@ _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")  # an RFC 6265 t
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")
 _DOMAIN = re.compile(r"\.?[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*")
 _PATH_PREFIX = re.compile(r"/[A-Za-z0-9._~/-]{0,63}")
+DEFAULT_ADMIN_PREFIX = "/__edgesplit"
+T = TypeVar("T")
 DEFAULT_BOT_PATTERNS = (
     r"bot\b",
     r"crawl",
@@ -98,7 +101,7 @@ class CacheSettings:
 
 @dataclass(frozen=True, slots=True)
 class AdminSettings:
-    path_prefix: str = "/__edgesplit"
+    path_prefix: str = DEFAULT_ADMIN_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,27 +268,26 @@ def _cache(reader: Reader, value: Any, path: str) -> CacheSettings:
 def _admin(reader: Reader, value: Any, path: str) -> AdminSettings:
     obj = reader.expect_object(value, path, optional=("path_prefix",)) or {}
     prefix = reader.expect_str(
-        obj.get("path_prefix", AdminSettings.path_prefix),
+        obj.get("path_prefix", DEFAULT_ADMIN_PREFIX),
         child_path(path, "path_prefix"),
         max_length=64,
         pattern=_PATH_PREFIX,
         pattern_help="a path such as /__edgesplit",
     )
-    return AdminSettings((prefix or AdminSettings.path_prefix).rstrip("/") or AdminSettings.path_prefix)
+    return AdminSettings((prefix or DEFAULT_ADMIN_PREFIX).rstrip("/") or DEFAULT_ADMIN_PREFIX)
 
 
 def parse_settings(reader: Reader, document: Any) -> Settings:
     """The deployment sections of a config document (problems go to ``reader``)."""
-    parsers = {
-        "identity": _identity,
-        "policy": _policy,
-        "decision": _decision,
-        "cache": _cache,
-        "admin": _admin,
-    }
     defaults = Settings()
-    values = {
-        name: parser(reader, document[name], name) if name in document else getattr(defaults, name)
-        for name, parser in parsers.items()
-    }
-    return Settings(**values)
+
+    def section(name: str, parser: Callable[[Reader, Any, str], T]) -> T:
+        return parser(reader, document[name], name) if name in document else getattr(defaults, name)
+
+    return Settings(
+        identity=section("identity", _identity),
+        policy=section("policy", _policy),
+        decision=section("decision", _decision),
+        cache=section("cache", _cache),
+        admin=section("admin", _admin),
+    )

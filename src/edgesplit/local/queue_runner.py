@@ -227,7 +227,7 @@ class LocalQueue:
             next_at = await drain_shard(
                 store, self.adapters, self.send, self.clock.now(), self.rng, self.policy, offload
             )
-        except Exception:  # noqa: BLE001 - like a DO alarm: retry later, never lose the events
+        except Exception:
             log.exception("queue shard %d drain failed; retrying in 5 s", index)
             next_at = self.clock.now() + 5.0
         if next_at is not None:
