@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from local_stack import until
 
 from edgesplit import load_config
 from edgesplit.core import assign
@@ -173,9 +174,15 @@ async def test_poison_events_land_in_dead_letters_and_replay(events: EventStack)
 async def test_metrics_report_the_queue(events: EventStack) -> None:
     await events.mode("error")
     await events.visit("/page/home", "metrics-0001")
-    await asyncio.sleep(0.3)
-    async with events.client.get(events.base + "/__edgesplit/metrics") as resp:
-        text = await resp.text()
+    text = ""
+
+    async def queued() -> bool:
+        nonlocal text
+        async with events.client.get(events.base + "/__edgesplit/metrics") as resp:
+            text = await resp.text()
+        return 'edgesplit_queue_depth{shard="shard-' in text
+
+    await until(queued)
     assert 'edgesplit_queue_depth{shard="shard-' in text and 'vendor="default"' in text
     assert "edgesplit_queue_oldest_age_seconds" in text
 

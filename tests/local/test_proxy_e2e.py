@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_stack import Stack
+from local_stack import Stack, until
 
 from edgesplit import load_config
 from edgesplit.core import assign, verify_token
@@ -250,16 +250,20 @@ async def test_config_changes_are_picked_up_and_bad_ones_refused(stack: Stack, t
     updated = json.loads(json.dumps(CONFIG))
     updated["version"] = "e2e-2"
     path.write_text(json.dumps(updated))
-    for _ in range(50):
-        _, health = await stack.get("/__edgesplit/health")
-        if health["config_version"] == "e2e-2":
-            break
-        await asyncio.sleep(0.1)
-    assert health["config_version"] == "e2e-2"
+
+    async def health() -> dict[str, Any]:
+        return (await stack.get("/__edgesplit/health"))[1]
+
+    async def serving_e2e_2() -> bool:
+        return (await health())["config_version"] == "e2e-2"
+
+    async def refused_once() -> bool:
+        return (await health())["config_refused"] == 1
+
+    await until(serving_e2e_2)
     path.write_text('{"schema_version": 1, "version": "broken", "experiments": [{"key": "x"}]}')
-    await asyncio.sleep(0.5)
-    _, health = await stack.get("/__edgesplit/health")
-    assert health["config_version"] == "e2e-2" and health["config_refused"] == 1
+    await until(refused_once)
+    assert (await health())["config_version"] == "e2e-2"
     _, body = await stack.get("/echo", "visitor-abcdef12")
     assert verify_token(body["decision_header"], KEYRING, time.time()).claims.config_version == "e2e-2"
 

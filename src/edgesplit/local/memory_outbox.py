@@ -17,13 +17,18 @@ MEMORY_OUTBOX_LIMIT = 10_000
 
 class MemoryOutbox:
     def __init__(self, limit: int = MEMORY_OUTBOX_LIMIT, metrics: Metrics | None = None) -> None:
-        self.events: deque[dict[str, Any]] = deque(maxlen=limit)
+        self._recent: deque[dict[str, Any]] = deque(maxlen=limit)
         self.dropped = 0
         self.metrics = metrics
 
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The kept events, oldest first (a copy)."""
+        return list(self._recent)
+
     def submit(self, events: Sequence[dict[str, Any]]) -> None:
-        overflow = max(0, len(self.events) + len(events) - (self.events.maxlen or 0))
-        self.events.extend(events)
+        overflow = max(0, len(self._recent) + len(events) - (self._recent.maxlen or 0))
+        self._recent.extend(events)
         if overflow:
             self.dropped += overflow
             if self.metrics is not None:
