@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from .charts import bar_chart, colour, format_number, line_chart, split_bar
+from .results_page import render_results
 
 __all__ = ["render_status_page", "render_login_page", "STATUS_CSP"]
 
@@ -137,7 +138,7 @@ def _experiment(experiment: dict[str, Any]) -> str:
         f'<div class="kv"><div>SRM p-value{_metric("b", "srm_p_value", srm, srm_text)}</div>'
         f"<div>guardrails<b>{_badge(guardrail['state'])}</b></div>"
         f"<div>coverage<b>{experiment['coverage']:.0%}</b></div></div>"
-        f"{pause_text}{_variant_rows(experiment)}"
+        f"{pause_text}{_variant_rows(experiment)}{render_results(experiment['results'])}"
         f'<div class="charts"><figure>{exposures}<figcaption>Exposures per variant</figcaption></figure>'
         f"<figure>{weights}<figcaption>{weights_label} weights</figcaption></figure>"
         f"<figure>{trend}<figcaption>Exposures per hour: {legend}</figcaption></figure>"

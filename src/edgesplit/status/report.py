@@ -14,6 +14,7 @@ from ..core import Config
 from ..core.events import utc_iso
 from ..core.experiments import Experiment
 from ..core.guardrails import GuardrailSettings, Totals, evaluate_guardrails
+from .results_view import experiment_results
 
 __all__ = ["StatusData", "build_report", "merge_queue_stats", "read_counts", "SERIES_HOURS"]
 
@@ -149,6 +150,7 @@ def _experiment(experiment: Experiment, data: StatusData, now: float) -> dict[st
         "srm_p_value": None if experiment.bandit is not None else verdict.srm_p,
         "sample_ratio_mismatch": experiment.bandit is None and verdict.srm,
         "guardrail": _guardrail(experiment, verdict, state),
+        "results": experiment_results(experiment, totals),
         "history": [{**item, "at_iso": utc_iso(item["at"])} for item in history],
         "series": _series(data.series.get(experiment.key, []), [v.key for v in experiment.variants], now),
     }
