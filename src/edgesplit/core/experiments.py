@@ -103,7 +103,7 @@ class Outcomes:
     @classmethod
     def build(cls, key: str, variant_keys: list[str], ranges: tuple[tuple[float, float], ...]) -> Outcomes:
         control = variant_keys[0]
-        reasons = ("paused", "stopped", "no_hash_attribute", "namespace", "coverage")
+        reasons = ("paused", "stopped", "no_hash_attribute", "namespace", "coverage", "holdout")
         return cls(
             not_targeted=Assignment(key, None, None, False, "not_targeted"),
             control={reason: Assignment(key, control, 0, False, reason) for reason in reasons},

@@ -34,6 +34,7 @@ from typing import Any
 
 from ..core import DecisionClaims, Keyring, verify_token
 from ..core.events import idempotency_key, utc_iso
+from ..core.holdout import holdout_assignments
 
 __all__ = ["TrackError", "parse_track", "MAX_TRACK_BODY"]
 
@@ -175,6 +176,8 @@ def _conversion(
         "event": name,
         "value": value,
         "timestamp": timestamp,
-        "assignments": {k: v for k, v in claims.assignments.items() if k not in claims.held_out},
+        "assignments": {k: v for k, v in claims.assignments.items() if k not in claims.held_out}
+        | holdout_assignments(claims.holdout),
         "config_version": claims.config_version,
+        **({"holdout": True} if claims.holdout else {}),
     }

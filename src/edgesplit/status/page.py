@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from .charts import bar_chart, colour, format_number, line_chart, split_bar
+from .holdout_page import render_holdout
 from .results_page import render_results
 
 __all__ = ["render_status_page", "render_login_page", "STATUS_CSP"]
@@ -200,7 +201,9 @@ def render_status_page(report: dict[str, Any], refresh_seconds: int = 30) -> str
         "".join(_experiment(e) for e in report["experiments"]) or "<section><p>No experiments.</p></section>"
     )
     return _document(
-        "edgesplit status", f"{header}<main>{_queue(report)}{experiments}</main>", refresh_seconds
+        "edgesplit status",
+        f"{header}<main>{_queue(report)}{render_holdout(report)}{experiments}</main>",
+        refresh_seconds,
     )
 
 

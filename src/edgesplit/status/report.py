@@ -14,6 +14,7 @@ from ..core import Config
 from ..core.events import utc_iso
 from ..core.experiments import Experiment
 from ..core.guardrails import GuardrailSettings, Totals, evaluate_guardrails
+from .holdout_view import holdout_report
 from .results_view import experiment_results
 
 __all__ = ["StatusData", "build_report", "merge_queue_stats", "read_counts", "SERIES_HOURS"]
@@ -173,4 +174,5 @@ def build_report(config: Config, data: StatusData, now: float, config_refused: i
         "config_refused": config_refused,
         "queue": queue,
         "experiments": [_experiment(experiment, data, now) for experiment in config.experiments],
+        "holdout": holdout_report(config, data.totals),
     }

@@ -9,13 +9,18 @@ from ..core.experiments import Experiment
 from ..core.guardrails import GuardrailSettings, Totals
 from ..core.results import compare_arms
 
-__all__ = ["experiment_results"]
+__all__ = ["experiment_results", "mixing_tau"]
+
+
+def mixing_tau(experiment: Experiment) -> float:
+    """The always-valid interval's mixing scale: the guardrails' own ``tau``."""
+    return (experiment.guardrails or GuardrailSettings()).tau
 
 
 def experiment_results(experiment: Experiment, totals: Mapping[str, Totals]) -> dict[str, Any]:
     """``settings`` (what the numbers aim at) and one row per non-control variant."""
     settings = experiment.results
-    tau = (experiment.guardrails or GuardrailSettings()).tau
+    tau = mixing_tau(experiment)
     control = totals.get(experiment.control.key, Totals())
     rows = []
     for variant in experiment.variants[1:]:
