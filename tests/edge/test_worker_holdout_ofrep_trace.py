@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from edge_support import Worker, get
 
-from edgesplit.core import parse_config, verify_token
+from edgesplit.core import assign, parse_config, verify_token
 from servers import CONFIG, KEYRING
 
 ADMIN = "edge-admin-token-for-openness"
@@ -63,3 +63,43 @@ def test_held_out_visitors_get_the_control_and_a_marked_token_at_the_edge(worker
         assert row["holdout"]["exposures"] == len(held)
     finally:
         set_env(worker, "EDGESPLIT_ADMIN_TOKEN", "")
+
+
+def test_official_ofrep_providers_against_the_worker(worker: Worker) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "ofrep"))
+    from ofrep_support import WEB_KEY, ofrep_config, run_web_provider
+
+    document = ofrep_config("edge-ofrep-1")
+    use_config(worker, document)
+    config = parse_config(document)
+    base = worker.base + "/__edgesplit"
+    flags = [("hero", "string"), ("hero:on", "boolean"), ("shop", "string"), ("gone", "string")]
+    for visitor, path in [("edge-web-1", "/page/shop-1"), ("edge-web-2", "/page/home"), ("edge-web-3", "/x")]:
+        out = run_web_provider(base, WEB_KEY, {"targetingKey": visitor, "path": path}, flags)
+        assert out["ready"], out
+        expected = assign(config, visitor, {"path": path})
+        for key in ("hero", "shop"):
+            assert out["details"][key]["value"] == (
+                expected[key].variant or config.experiment(key).control.key
+            )
+        assert out["details"]["hero:on"]["value"] is (expected["hero"].variant == "bold")
+        assert out["details"]["gone"]["errorCode"] == "FLAG_NOT_FOUND"
+        token = out["details"]["shop"]["flagMetadata"]["decisionToken"]
+        assert verify_token(token, KEYRING, time.time()).claims.visitor_id == visitor
+
+    from openfeature import api
+    from openfeature.contrib.provider.ofrep import OFREPProvider
+    from openfeature.evaluation_context import EvaluationContext
+
+    api.set_provider(OFREPProvider(base, headers_factory=lambda: {"Authorization": f"Bearer {WEB_KEY}"}))
+    client = api.get_client()
+    for visitor in ("edge-py-1", "edge-py-2", "edge-py-3"):
+        details = client.get_string_details(
+            "hero", "d", EvaluationContext(targeting_key=visitor, attributes={"path": "/page/a"})
+        )
+        assert details.value == assign(config, visitor, {"path": "/page/a"})["hero"].variant
+    status, headers, body = get(worker, "/__edgesplit/ofrep/v1/evaluate/flags", method="POST")
+    assert status == 401

@@ -10,6 +10,7 @@ path                auth    what
 ``/track``          token*  conversions and drift reports (*the visitor's decision token)
 ``/client.js``      none    the browser script: reads assignments, detects drift
 ``/verify.mjs``     none    the token verifier it imports (also usable on its own)
+``/ofrep/v1/...``   API key OFREP evaluation (off by default; docs/ofrep.md)
 ==================  ======  =====================================================================
 
 "token" is the admin token (``Authorization: Bearer`` or the signed-in session cookie); without
@@ -54,6 +55,7 @@ class AdminRoutes:
         before_metrics: Callable[[], None] | None,
         track: Callable[[ProxyRequest], Awaitable[ProxyResponse]],
         fail_open: Callable[[str, BaseException], None],
+        ofrep: Callable[[ProxyRequest, str], Awaitable[ProxyResponse]] | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics
@@ -63,10 +65,13 @@ class AdminRoutes:
         self.before_metrics = before_metrics
         self.track = track
         self.fail_open = fail_open
+        self.ofrep = ofrep
 
     async def handle(self, request: ProxyRequest, prefix: str, subpath: str) -> ProxyResponse:
         if subpath == "/track":
             return await self.track(request)
+        if subpath.startswith("/ofrep/") and self.ofrep is not None:
+            return await self.ofrep(request, subpath)
         if subpath == "/health":
             return self._health()
         if subpath in ("/client.js", "/verify.mjs"):

@@ -25,6 +25,7 @@ from .decide import NO_DECISION, Decision, control_decision, decide
 from .failures import FailOpen
 from .http import ClosingStream, Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .metrics import Metrics
+from .ofrep import OfrepRoutes
 from .ports import (
     BackgroundPort,
     CachePort,
@@ -89,6 +90,7 @@ class Pipeline:
             before_metrics=before_metrics,
             track=self._track,
             fail_open=self._fail_open,
+            ofrep=OfrepRoutes(config=config, keyring=keyring, clock=clock, metrics=self.metrics).handle,
         )
 
     async def handle(self, request: ProxyRequest) -> ProxyResponse:
