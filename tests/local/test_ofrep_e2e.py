@@ -324,3 +324,36 @@ async def test_hostile_bodies_get_an_answer_never_a_500(stack: Stack, body: byte
         assert resp.status in (200, 400), (resp.status, answer)
         if resp.status == 400:
             assert answer["errorCode"] in ("PARSE_ERROR", "INVALID_CONTEXT", "TARGETING_KEY_MISSING")
+
+
+async def test_exposures_are_reported_with_the_token_and_counted(stack: Stack) -> None:
+    use_ofrep(stack)
+    stack.service.pipeline.admin.admin_token = "admin-token-for-ofrep-tests"
+    config = parse_config(ofrep_config())
+    visitor = next(v for v in VISITORS if assign(config, v, {"path": "/page/a"})["hero"].in_experiment)
+    resp, body = await post(
+        stack, "", {"context": {"targetingKey": visitor, "path": "/page/a"}}, bearer(WEB_KEY)
+    )
+    token = body["flags"][0]["metadata"]["decisionToken"]
+    track = stack.base + "/__edgesplit/track"
+    for _ in range(2):  # a retried report is the same exposure
+        async with stack.client.post(
+            track, json={"type": "exposure", "experiment": "hero", "token": token}
+        ) as r:
+            assert r.status == 202
+    exposures = [e for e in stack.outbox.events if e["type"] == "exposure"]
+    assert len({e["id"] for e in exposures}) == 1
+    assert exposures[0]["visitor_id"] == visitor and exposures[0]["variant"] == body["flags"][0]["variant"]
+    async with stack.client.post(
+        track, json={"type": "exposure", "experiment": "elsewhere", "token": token}
+    ) as r:
+        assert r.status == 400 and "not an exposure" in (await r.json())["error"]
+    async with stack.client.post(
+        track, json={"type": "exposure", "experiment": "hero", "token": token[:-3] + "AAA"}
+    ) as r:
+        assert r.status == 401
+    resp, report = await stack.get(
+        "/__edgesplit/status.json", headers={"Authorization": "Bearer admin-token-for-ofrep-tests"}
+    )
+    hero = next(e for e in report["experiments"] if e["key"] == "hero")
+    assert sum(v["exposures"] for v in hero["variants"]) == 1

@@ -60,7 +60,7 @@ def _client(reader: Reader, value: Any, path: str) -> OfrepClient | None:
         child_path(path, "key_sha256"),
         max_length=64,
         pattern=_DIGEST,
-        pattern_help="64 lowercase hex digits: the SHA-256 of the API key (edgesplit ofrep-key prints one)",
+        pattern_help="64 lowercase hex digits: the SHA-256 of the API key (printf %s KEY | sha256sum)",
     )
     rate = reader.expect_number(
         obj.get("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE),

@@ -351,6 +351,14 @@ class Pipeline:
             self.metrics.inc("edgesplit_drift_total", experiment=result["properties"]["experiment"])
             log.warning("drift reported: %s", result["properties"])
             return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
+        if result["type"] == "exposure":  # reported by an OFREP client: counted like a page's
+            self.metrics.inc("edgesplit_exposures_total")
+            if self.observer is not None:
+                try:
+                    self.observer.request_done(Decision(exposures=(result,)), 200, 0.0)
+                except Exception as exc:  # noqa: BLE001
+                    self._fail_open("observer", exc)
+            return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
         self.metrics.inc("edgesplit_conversions_total")
         if self.observer is not None:
             try:
