@@ -103,3 +103,29 @@ def test_official_ofrep_providers_against_the_worker(worker: Worker) -> None:
         assert details.value == assign(config, visitor, {"path": "/page/a"})["hero"].variant
     status, headers, body = get(worker, "/__edgesplit/ofrep/v1/evaluate/flags", method="POST")
     assert status == 401
+
+
+def test_decision_trace_at_the_edge_only_with_the_admin_token(worker: Worker) -> None:
+    use_config(worker, {**CONFIG, "version": "edge-trace-1"})
+    _, headers, _ = get(worker, "/page/edge-trace", "edge-trace-visitor", {"x-edgesplit-trace": ADMIN})
+    assert "x-edgesplit-trace" not in headers  # no admin token configured: never
+    set_env(worker, "EDGESPLIT_ADMIN_TOKEN", ADMIN)
+    try:
+        for wrong in ("", "guess", ADMIN[:-1]):
+            _, headers, _ = get(
+                worker, "/page/edge-trace", "edge-trace-visitor", {"x-edgesplit-trace": wrong}
+            )
+            assert "x-edgesplit-trace" not in headers
+        _, headers, body = get(worker, "/echo", "edge-trace-visitor", {"x-edgesplit-trace": ADMIN})
+        trace = json.loads(headers["x-edgesplit-trace"])
+        assert trace["config_version"] == "edge-trace-1" and trace["visitor"] == "edge-trace-visitor"
+        config = parse_config(CONFIG)
+        expected = assign(config, "edge-trace-visitor", {"path": "/echo"})["hero"]
+        assert (trace["experiments"]["hero"]["variant"], trace["experiments"]["hero"]["reason"]) == (
+            expected.variant,
+            expected.reason,
+        )
+        assert trace["cache"] in ("BYPASS", "MISS")
+        assert "x-edgesplit-trace" not in {k.lower() for k in body["headers"]}  # never forwarded
+    finally:
+        set_env(worker, "EDGESPLIT_ADMIN_TOKEN", "")

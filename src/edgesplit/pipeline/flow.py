@@ -19,6 +19,7 @@ from typing import Any
 
 from ..core import ConfigHolder, Keyring, sign_token
 from .admin import AdminRoutes
+from .attributes import RequestAttributes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .cookies import parse_cookie_header, remove_cookie
 from .decide import NO_DECISION, Decision, control_decision, decide
@@ -37,6 +38,7 @@ from .ports import (
     OutboxPort,
     StatusSource,
 )
+from .trace import DEBUG_COOKIE, TRACE_HEADER, add_trace, trace_allowed
 from .track import TrackError, parse_track
 
 __all__ = ["Pipeline"]
@@ -113,8 +115,10 @@ class Pipeline:
         headers.remove(settings.decision.header)  # only edgesplit speaks for edgesplit
         cookie_header = "; ".join(headers.get_all("cookie")) or None
         cookies = parse_cookie_header(cookie_header)
+        traced = trace_allowed(headers, cookies, self.admin.admin_token, self.clock.now())
+        headers.remove(TRACE_HEADER)  # the admin token never reaches the origin
         forwarded_cookies = remove_cookie(
-            cookie_header, {settings.decision.cookie, settings.decision.pin_cookie}
+            cookie_header, {settings.decision.cookie, settings.decision.pin_cookie, DEBUG_COOKIE}
         )
         headers.remove("cookie")
         if forwarded_cookies:
@@ -133,6 +137,11 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - fail open: the page matters more than the test
             self._fail_open("decide", exc)
             decision = self._fallback_decision(request, headers, cookies, config)
+        trace_attributes = (
+            RequestAttributes(request.method, request.url, headers.copy(), cookies, request.platform)
+            if traced
+            else {}
+        )
         if decision.claims is not None:
             self.metrics.inc("edgesplit_decisions_total")
         if decision.bot:
@@ -144,6 +153,9 @@ class Pipeline:
         started = self.clock.monotonic()
         response = await self._fetch(forwarded, decision, config.settings)
         self._finish(response, decision)
+        response.headers.remove(TRACE_HEADER)  # only edgesplit traces, and only for the admin
+        if traced:
+            self._trace(response, trace_attributes, config, decision)
         self._emit(decision)
         self._observe(decision, response.status, self.clock.monotonic() - started)
         return response
@@ -156,6 +168,13 @@ class Pipeline:
             headers.set(header, sign_token(decision.claims, self.keyring))
         except Exception as exc:  # noqa: BLE001 - a keyring problem: the page goes without a decision
             self._fail_open("sign", exc)
+
+    def _trace(self, response: ProxyResponse, attributes: Any, config: Any, decision: Decision) -> None:
+        try:
+            cache = response.headers.get(CACHE_STATUS_HEADER) or "none"
+            add_trace(response, attributes, config, decision, cache)
+        except Exception as exc:  # noqa: BLE001 - a trace is never worth the page
+            self._fail_open("trace", exc)
 
     def _fallback_decision(
         self, request: ProxyRequest, headers: Headers, cookies: dict[str, str], config: Any

@@ -180,6 +180,14 @@ def _queue(report: dict[str, Any]) -> str:
     )
 
 
+_DEBUG_SWITCH = (
+    '<section class="debug"><h2>Decision trace</h2><p>Pages this browser loads in the next hour carry '
+    "an <code>x-edgesplit-trace</code> header: each experiment's reason, bucket, config version and "
+    'cache outcome.</p><form method="post" action="debug"><button name="trace" value="on">Trace this '
+    'browser</button> <button name="trace" value="off">Stop tracing</button></form></section>'
+)
+
+
 def _document(title: str, body: str, refresh: int | None = None) -> str:
     meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
     return (
@@ -202,7 +210,7 @@ def render_status_page(report: dict[str, Any], refresh_seconds: int = 30) -> str
     )
     return _document(
         "edgesplit status",
-        f"{header}<main>{_queue(report)}{render_holdout(report)}{experiments}</main>",
+        f"{header}<main>{_queue(report)}{render_holdout(report)}{experiments}{_DEBUG_SWITCH}</main>",
         refresh_seconds,
     )
 
