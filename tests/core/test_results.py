@@ -6,6 +6,7 @@ Every simulation is seeded: the same numbers come out on every run and every mac
 from __future__ import annotations
 
 import math
+from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
@@ -38,7 +39,9 @@ COUNTS = [
 
 @pytest.mark.parametrize(("x_a", "n_a", "x_b", "n_b"), COUNTS)
 @pytest.mark.parametrize("alpha", [0.05, 0.01, 0.2])
-def test_relative_lift_matches_statsmodels_log_ratio_interval(x_a, n_a, x_b, n_b, alpha):
+def test_relative_lift_matches_statsmodels_log_ratio_interval(
+    x_a: int, n_a: int, x_b: int, n_b: int, alpha: float
+) -> None:
     lift = relative_lift(x_a, n_a, x_b, n_b, alpha)
     low, high = proportion.confint_proportions_2indep(
         x_b, n_b, x_a, n_a, method="log", compare="ratio", alpha=alpha
@@ -49,7 +52,7 @@ def test_relative_lift_matches_statsmodels_log_ratio_interval(x_a, n_a, x_b, n_b
     assert lift.high == pytest.approx(high - 1, abs=1e-9)
 
 
-def test_relative_lift_needs_a_conversion_in_each_arm():
+def test_relative_lift_needs_a_conversion_in_each_arm() -> None:
     assert relative_lift(0, 100, 5, 100) is None
     assert relative_lift(5, 100, 0, 100) is None
     assert relative_lift(5, 0, 5, 100) is None
@@ -58,8 +61,8 @@ def test_relative_lift_needs_a_conversion_in_each_arm():
 @pytest.mark.parametrize(("x_a", "n_a", "x_b", "n_b"), [*COUNTS, (0, 50, 0, 60)])
 @pytest.mark.parametrize(("tau", "alpha"), [(0.01, 0.05), (0.05, 0.01), (0.002, 0.1)])
 def test_always_valid_interval_is_where_the_msprt_ratio_reaches_one_over_alpha(
-    x_a, n_a, x_b, n_b, tau, alpha
-):
+    x_a: int, n_a: int, x_b: int, n_b: int, tau: float, alpha: float
+) -> None:
     interval = always_valid_difference(x_a, n_a, x_b, n_b, tau * tau, alpha)
     delta, variance = difference_in_proportions(x_a, n_a, x_b, n_b)
 
@@ -83,8 +86,8 @@ def test_always_valid_interval_is_where_the_msprt_ratio_reaches_one_over_alpha(
     st.sampled_from([0.001, 0.01, 0.05]),
 )
 def test_always_valid_interval_excludes_zero_exactly_when_the_guardrail_p_value_is_below_alpha(
-    n_a, n_b, rate_a, rate_b, tau
-):
+    n_a: int, n_b: int, rate_a: float, rate_b: float, tau: float
+) -> None:
     x_a, x_b = round(n_a * rate_a), round(n_b * rate_b)
     interval = always_valid_difference(x_a, n_a, x_b, n_b, tau * tau, 0.05)
     p_value = always_valid_p_value(x_a, n_a, x_b, n_b, tau * tau)
@@ -93,7 +96,7 @@ def test_always_valid_interval_excludes_zero_exactly_when_the_guardrail_p_value_
         assert (not interval.low <= 0 <= interval.high) == (p_value < 0.05)
 
 
-def _quad_probability(x_a, n_a, x_b, n_b):
+def _quad_probability(x_a: int, n_a: int, x_b: int, n_b: int) -> float:
     a = scipy_stats.beta(x_a + 1, n_a - x_a + 1)
     b = scipy_stats.beta(x_b + 1, n_b - x_b + 1)
     centre = (x_b + 1) / (n_b + 2)
@@ -115,7 +118,7 @@ def _quad_probability(x_a, n_a, x_b, n_b):
         (50, 400, 50, 400),
     ],
 )
-def test_probability_to_beat_matches_numerical_integration(x_a, n_a, x_b, n_b):
+def test_probability_to_beat_matches_numerical_integration(x_a: int, n_a: int, x_b: int, n_b: int) -> None:
     assert probability_to_beat(x_a, n_a, x_b, n_b) == pytest.approx(
         _quad_probability(x_a, n_a, x_b, n_b), abs=1e-9
     )
@@ -123,13 +126,13 @@ def test_probability_to_beat_matches_numerical_integration(x_a, n_a, x_b, n_b):
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 400), st.integers(0, 400), st.floats(0, 1), st.floats(0, 1))
-def test_probability_to_beat_is_complementary(n_a, n_b, rate_a, rate_b):
+def test_probability_to_beat_is_complementary(n_a: int, n_b: int, rate_a: float, rate_b: float) -> None:
     x_a, x_b = round(n_a * rate_a), round(n_b * rate_b)
     both = probability_to_beat(x_a, n_a, x_b, n_b) + probability_to_beat(x_b, n_b, x_a, n_a)
     assert both == pytest.approx(1.0, abs=1e-9)
 
 
-def test_probability_to_beat_with_large_counts_agrees_with_monte_carlo():
+def test_probability_to_beat_with_large_counts_agrees_with_monte_carlo() -> None:
     rng = np.random.default_rng(20261201)
     draws = 2_000_000
     for x_a, n_a, x_b, n_b in [(30_000, 300_000, 30_400, 300_000), (52_000, 400_000, 51_700, 400_000)]:
@@ -143,7 +146,7 @@ def test_probability_to_beat_with_large_counts_agrees_with_monte_carlo():
 @pytest.mark.parametrize("baseline", [0.01, 0.1, 0.35])
 @pytest.mark.parametrize("effect", [0.02, 0.1, -0.2])
 @pytest.mark.parametrize(("alpha", "power"), [(0.05, 0.8), (0.01, 0.9)])
-def test_sample_size_matches_statsmodels(baseline, effect, alpha, power):
+def test_sample_size_matches_statsmodels(baseline: float, effect: float, alpha: float, power: float) -> None:
     power_module = pytest.importorskip("statsmodels.stats.power")
     p2 = baseline * (1 + effect)
     # statsmodels' normal_sample_size_one_tail with the pooled sd under the null, the unpooled
@@ -156,12 +159,12 @@ def test_sample_size_matches_statsmodels(baseline, effect, alpha, power):
     assert sample_size_per_arm(baseline, effect, alpha, power) == math.ceil(expected - 1e-9)
 
 
-def test_sample_size_is_none_when_the_effect_cannot_exist():
+def test_sample_size_is_none_when_the_effect_cannot_exist() -> None:
     assert sample_size_per_arm(0.0, 0.1, 0.05, 0.8) is None
     assert sample_size_per_arm(0.95, 0.1, 0.05, 0.8) is None
 
 
-def test_sample_size_gives_the_power_it_promises():
+def test_sample_size_gives_the_power_it_promises() -> None:
     """At the computed n, a two-proportion z-test (statsmodels) rejects with the stated power."""
     n = sample_size_per_arm(0.1, 0.1, 0.05, 0.8)
     assert n is not None
@@ -177,7 +180,7 @@ def test_sample_size_gives_the_power_it_promises():
     assert abs(share - 0.8) < 4 * math.sqrt(0.8 * 0.2 / sims)
 
 
-def test_compare_arms_reports_what_is_still_needed():
+def test_compare_arms_reports_what_is_still_needed() -> None:
     numbers = compare_arms((100, 1000), (120, 1000), ResultsSettings(0.1, 0.8, 0.05), 1e-4)
     needed = sample_size_per_arm(0.1, 0.1, 0.05, 0.8)
     assert numbers["sample_size_per_arm"] == needed
@@ -191,7 +194,7 @@ def test_compare_arms_reports_what_is_still_needed():
 SIMS = 2000
 
 
-def _coverage_module():
+def _coverage_module() -> ModuleType:
     import importlib.util
     from pathlib import Path
 
@@ -205,13 +208,15 @@ def _coverage_module():
 
 
 @pytest.mark.parametrize(("rate_a", "lift"), [(0.1, 0.0), (0.1, 0.15), (0.03, -0.2)])
-def test_fixed_horizon_lift_interval_covers_95_percent(rate_a, lift):
+def test_fixed_horizon_lift_interval_covers_95_percent(rate_a: float, lift: float) -> None:
     cover = _coverage_module().fixed_horizon(rate_a, lift, 8000, 1000 + round(lift * 100))
     assert abs(cover - 0.95) <= 0.015, cover
 
 
 @pytest.mark.parametrize(("rate_a", "rate_b"), [(0.1, 0.1), (0.1, 0.115)])
-def test_always_valid_interval_covers_at_every_look_while_the_fixed_one_does_not(rate_a, rate_b):
+def test_always_valid_interval_covers_at_every_look_while_the_fixed_one_does_not(
+    rate_a: float, rate_b: float
+) -> None:
     """Looked at 25 times as the data come in: the always-valid interval still holds the true
     difference at every look in at least 95% - 1.5% of experiments; the fixed-horizon interval,
     peeked at the same way, misses far more often (why the page labels them apart)."""
@@ -220,7 +225,7 @@ def test_always_valid_interval_covers_at_every_look_while_the_fixed_one_does_not
     assert peeking < 0.9, peeking
 
 
-def test_probability_to_beat_is_calibrated_under_the_prior():
+def test_probability_to_beat_is_calibrated_under_the_prior() -> None:
     """Drawing true rates from the Beta(1, 1) prior, the variant beats the control in a share
     of experiments equal to the average stated probability (within Monte Carlo error)."""
     rng = np.random.default_rng(99)

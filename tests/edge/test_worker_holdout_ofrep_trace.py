@@ -66,10 +66,6 @@ def test_held_out_visitors_get_the_control_and_a_marked_token_at_the_edge(worker
 
 
 def test_official_ofrep_providers_against_the_worker(worker: Worker) -> None:
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "ofrep"))
     from ofrep_support import WEB_KEY, ofrep_config, run_web_provider
 
     document = ofrep_config("edge-ofrep-1")

@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,10 +17,7 @@ from hypothesis import strategies as st
 from local_stack import Stack
 
 from edgesplit.core import assign, parse_config, verify_token
-from servers import CONFIG, KEYRING
-
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "ofrep"))
-from ofrep_support import (  # noqa: E402
+from ofrep_support import (
     ALLOWED_ORIGIN,
     LIMITED_KEY,
     SERVER_KEY,
@@ -27,6 +26,7 @@ from ofrep_support import (  # noqa: E402
     parse_web_output,
     web_command,
 )
+from servers import CONFIG, KEYRING
 
 api = pytest.importorskip("openfeature.api")
 ofrep_provider = pytest.importorskip("openfeature.contrib.provider.ofrep")
@@ -45,7 +45,7 @@ def use_ofrep(stack: Stack) -> dict:
 
 async def post(
     stack: Stack, path: str, body: object = None, headers: dict | None = None, method: str = "POST"
-):
+) -> tuple[Any, Any]:
     data = body if isinstance(body, (bytes, str)) else json.dumps(body) if body is not None else None
     async with stack.client.request(
         method, stack.base + "/__edgesplit/ofrep/v1/evaluate/flags" + path, data=data, headers=headers or {}
@@ -276,7 +276,7 @@ async def test_the_decision_token_reports_conversions_to_track(stack: Stack) -> 
     assert conversion["visitor_id"] == "buyer-1" and conversion["assignments"] == {"hero": body["variant"]}
 
 
-def test_assignments_equal_the_edgesplit_assign_command(tmp_path) -> None:
+def test_assignments_equal_the_edgesplit_assign_command(tmp_path: Path) -> None:
     """The CLI, in its own process, against the core the endpoint uses."""
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(CONFIG))

@@ -9,13 +9,13 @@ before the request goes on, so the origin (and its cache) never sees them.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 from urllib.parse import parse_qs
 
 from ..core import Config
 from ..core.trace import explain, trace_header_value
+from ..status.access import expiring_value, expiring_value_valid
 from .cookies import format_set_cookie
 from .decide import Decision
 from .http import Headers, ProxyRequest, ProxyResponse
@@ -35,23 +35,11 @@ DEBUG_COOKIE = "edgesplit_debug"
 DEBUG_SECONDS = 3600
 
 
-def _mac(token: str, expiry: int) -> str:
-    return hmac.new(token.encode(), f"edgesplit-debug:{expiry}".encode(), hashlib.sha256).hexdigest()
+DEBUG_PURPOSE = "edgesplit-debug"
 
 
 def debug_cookie_value(token: str, now: float) -> str:
-    expiry = int(now) + DEBUG_SECONDS
-    return f"{expiry}.{_mac(token, expiry)}"
-
-
-def _cookie_valid(value: str | None, token: str, now: float) -> bool:
-    if not value or value.count(".") != 1:
-        return False
-    expiry_text, mac = value.split(".")
-    if not expiry_text.isdigit() or len(expiry_text) > 12:
-        return False
-    expiry = int(expiry_text)
-    return now < expiry <= now + DEBUG_SECONDS + 60 and hmac.compare_digest(mac, _mac(token, expiry))
+    return expiring_value(token, now, DEBUG_PURPOSE, DEBUG_SECONDS)
 
 
 def trace_allowed(headers: Headers, cookies: Mapping[str, str], admin_token: str | None, now: float) -> bool:
@@ -60,7 +48,7 @@ def trace_allowed(headers: Headers, cookies: Mapping[str, str], admin_token: str
     presented = headers.get(TRACE_HEADER)
     if presented is not None and hmac.compare_digest(presented.encode(), admin_token.encode()):
         return True
-    return _cookie_valid(cookies.get(DEBUG_COOKIE), admin_token, now)
+    return expiring_value_valid(cookies.get(DEBUG_COOKIE), admin_token, now, DEBUG_PURPOSE, DEBUG_SECONDS)
 
 
 async def debug_cookie_response(

@@ -18,7 +18,7 @@ def _row(row: dict[str, Any]) -> str:
     lift, interval = comparison["relative_lift"], comparison["lift_interval"]
     bounds = "–" if interval is None else f"[{interval[0]:+.2%}, {interval[1]:+.2%}]"
     return (
-        f'<tr data-experiment="{escape(row["experiment"])}"><td>{escape(row["experiment"])}</td>'
+        f'<tr data-holdout-experiment="{escape(row["experiment"])}"><td>{escape(row["experiment"])}</td>'
         f'<td data-metric="holdout_exposures" data-value="{held["exposures"]}">{held["exposures"]:,}</td>'
         f"<td>{_rate(held)}</td>"
         f'<td data-metric="rest_exposures" data-value="{rest["exposures"]}">{rest["exposures"]:,}</td>'

@@ -23,7 +23,7 @@ def _row(row: dict[str, Any]) -> str:
     lift, needed = row["relative_lift"], row["sample_still_needed"]
     beat = row["probability_to_beat_control"]
     return (
-        f'<tr data-variant="{escape(row["variant"])}"><td>{escape(row["variant"])}</td>'
+        f'<tr data-result-variant="{escape(row["variant"])}"><td>{escape(row["variant"])}</td>'
         + _cell("relative_lift", lift, "–" if lift is None else f"{lift:+.2%}")
         + _cell("lift_interval", row["lift_interval"], _interval(row["lift_interval"], 100, "%"))
         + _cell(

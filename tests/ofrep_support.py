@@ -17,7 +17,7 @@ WEB_KEY = "web-key-" + "w" * 32
 LIMITED_KEY = "limited-key-" + secrets.token_hex(16)
 """Fresh per test process: rate-limit buckets live as long as the process (or isolate)."""
 ALLOWED_ORIGIN = "https://app.example.com"
-WEB_SCRIPT = Path(__file__).with_name("ofrep_web.mjs")
+WEB_SCRIPT = Path(__file__).parent / "ofrep" / "ofrep_web.mjs"
 
 
 def digest(key: str) -> str:
