@@ -357,3 +357,19 @@ async def test_exposures_are_reported_with_the_token_and_counted(stack: Stack) -
     )
     hero = next(e for e in report["experiments"] if e["key"] == "hero")
     assert sum(v["exposures"] for v in hero["variants"]) == 1
+
+
+async def test_a_browser_app_on_an_allowed_origin_may_report_to_track(stack: Stack) -> None:
+    use_ofrep(stack)
+    track = stack.base + "/__edgesplit/track"
+    preflight = {"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST"}
+    async with stack.client.options(track, headers=preflight) as resp:
+        assert resp.status == 204 and resp.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    _, body = await post(stack, "/hero", {"context": {"targetingKey": "cors-buyer-1"}}, bearer(WEB_KEY))
+    report = {"event": "buy", "token": body["metadata"]["decisionToken"]}
+    async with stack.client.post(track, json=report, headers={"Origin": ALLOWED_ORIGIN}) as resp:
+        assert resp.status == 202 and resp.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    async with stack.client.post(track, json=report, headers={"Origin": "https://evil.example"}) as resp:
+        assert resp.status == 202 and "Access-Control-Allow-Origin" not in resp.headers  # as before: no CORS
+    async with stack.client.options(track, headers={**preflight, "Origin": "https://evil.example"}) as resp:
+        assert "Access-Control-Allow-Origin" not in resp.headers

@@ -83,6 +83,7 @@ class Pipeline:
         self._fail_open = fail_open or FailOpen(self.metrics, log)
         self._inflight: dict[str, tuple[asyncio.Event, float]] = {}
         """Cache keys being fetched right now, for coalescing simultaneous misses."""
+        ofrep = OfrepRoutes(config=config, keyring=keyring, clock=clock, metrics=self.metrics)
         self.admin = AdminRoutes(
             config=config,
             metrics=self.metrics,
@@ -90,9 +91,9 @@ class Pipeline:
             admin_token=admin_token,
             status=status,
             before_metrics=before_metrics,
-            track=self._track,
+            track=ofrep.with_cors(self._track),  # OFREP browser apps report to /track cross-origin
             fail_open=self._fail_open,
-            ofrep=OfrepRoutes(config=config, keyring=keyring, clock=clock, metrics=self.metrics).handle,
+            ofrep=ofrep.handle,
         )
 
     async def handle(self, request: ProxyRequest) -> ProxyResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -73,6 +74,25 @@ class OfrepRoutes:
         for name, value in cors or []:
             response.headers.set(name, value)
         return response
+
+    def with_cors(
+        self, handler: Callable[[ProxyRequest], Awaitable[ProxyResponse]]
+    ) -> Callable[[ProxyRequest], Awaitable[ProxyResponse]]:
+        """``handler`` (the track endpoint) answering preflights and carrying CORS headers for the
+        OFREP origins, so a browser app can report exposures and conversions; other requests
+        are handled exactly as before (a same-origin page's ``Origin`` is not refused here)."""
+
+        async def handle(request: ProxyRequest) -> ProxyResponse:
+            settings = self.config.current.settings.ofrep
+            cors = cors_headers(settings, request.headers.get("origin")) if settings.active else None
+            if cors is not None and request.method == "OPTIONS":
+                return self._preflight(cors)
+            response = await handler(request)
+            for name, value in cors or []:
+                response.headers.set(name, value)
+            return response
+
+        return handle
 
     @staticmethod
     def _preflight(cors: list[tuple[str, str]] | None) -> ProxyResponse:
