@@ -47,14 +47,9 @@ async def post(
     stack: Stack, path: str, body: object = None, headers: dict | None = None, method: str = "POST"
 ) -> tuple[Any, Any]:
     data = body if isinstance(body, (bytes, str)) else json.dumps(body) if body is not None else None
-    async with stack.client.request(
-        method, stack.base + "/__edgesplit/ofrep/v1/evaluate/flags" + path, data=data, headers=headers or {}
-    ) as resp:
-        raw = await resp.read()
-        try:
-            return resp, json.loads(raw)
-        except ValueError:
-            return resp, raw
+    return await stack.get(
+        "/__edgesplit/ofrep/v1/evaluate/flags" + path, method=method, data=data, headers=headers or {}
+    )
 
 
 def bearer(key: str) -> dict[str, str]:
