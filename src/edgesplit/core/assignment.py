@@ -14,6 +14,7 @@ REASONS = (
     "no_hash_attribute",
     "namespace",
     "coverage",
+    "holdout",
     "bucketed",
     "bot",
     "fail_open",

@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import ConfigError, Problem
 from .experiments import KEY_HELP, KEY_PATTERN, Experiment, parse_experiment
+from .holdout import Holdout, parse_holdout
 from .settings import SETTINGS_SECTIONS, Settings, parse_settings
 from .validation import Reader, child_path
 
@@ -40,6 +41,7 @@ _TOP_LEVEL = (
     "version",
     "experiments",
     "overrides",
+    "holdout",
     *SETTINGS_SECTIONS,
 )
 
@@ -60,6 +62,7 @@ class Config:
     overrides: Overrides = Overrides()
     settings: Settings = Settings()
     schema_version: int = SCHEMA_VERSION
+    holdout: Holdout | None = None
     by_key: Mapping[str, Experiment] = field(default_factory=dict, compare=False, repr=False)
     source: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """The document this config was parsed from (updaters rewrite it)."""
@@ -143,6 +146,7 @@ def parse_config(document: Any) -> Config:
         seen[experiment.key] = i
         experiments.append((i, experiment))
     _check_namespaces(reader, experiments)
+    holdout = parse_holdout(reader, obj["holdout"], "holdout", seen) if "holdout" in obj else None
     settings = parse_settings(reader, obj)
 
     if reader.problems:
@@ -154,6 +158,7 @@ def parse_config(document: Any) -> Config:
         experiments=compiled,
         overrides=overrides,
         settings=settings,
+        holdout=holdout,
         by_key={experiment.key: experiment for experiment in compiled},
         source=document,
     )

@@ -12,6 +12,8 @@ Format (ASCII, safe in a header and a cookie value)::
 - ``a``: experiment -> variant for every experiment that applies to the request;
 - ``o``: (optional) experiments in ``a`` served their control without being in the experiment
   (paused, outside coverage or namespace, forced): they must not count in an analysis;
+- ``h``: (optional) experiments in ``a`` whose control the visitor gets because it is in the
+  global holdout (they are in ``o`` too); events mark the visitor held out in them;
 - ``c`` config version, ``iat``/``exp`` issue and expiry (epoch seconds), ``v`` visitor id.
 
 ``signature`` is base64url of the key's signature over ``es1.<key id>.<payload>``. The
@@ -60,6 +62,8 @@ class DecisionClaims:
     issued_at: int
     expires_at: int
     held_out: frozenset[str] = field(default_factory=frozenset)
+    holdout: frozenset[str] = field(default_factory=frozenset)
+    """Experiments this visitor is held out of by the global holdout (payload field ``h``)."""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -71,6 +75,8 @@ class DecisionClaims:
         }
         if self.held_out:
             doc["o"] = sorted(self.held_out)
+        if self.holdout:
+            doc["h"] = sorted(self.holdout)
         return doc
 
     @classmethod
@@ -87,27 +93,32 @@ class DecisionClaims:
         held_out = frozenset(
             key for key, a in assignments.items() if a.variant is not None and not a.in_experiment
         )
+        holdout = frozenset(key for key, a in assignments.items() if a.reason == "holdout")
         issued = int(now)
-        return cls(visitor_id, applied, config_version, issued, issued + ttl_seconds, held_out)
+        return cls(visitor_id, applied, config_version, issued, issued + ttl_seconds, held_out, holdout)
 
     @classmethod
     def from_json(cls, doc: Any) -> DecisionClaims | None:
         """Claims from a decoded payload, or ``None`` when its shape is wrong."""
         if not isinstance(doc, dict) or not {"a", "c", "exp", "iat", "v"} <= doc.keys():
             return None
-        assignments, held_out = doc["a"], doc.get("o", [])
+        assignments, held_out, holdout = doc["a"], doc.get("o", []), doc.get("h", [])
         times = (doc["iat"], doc["exp"])
         if not (
             isinstance(assignments, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in assignments.items())
             and isinstance(held_out, list)
             and all(isinstance(k, str) for k in held_out)
+            and isinstance(holdout, list)
+            and all(isinstance(k, str) for k in holdout)
             and isinstance(doc["c"], str)
             and isinstance(doc["v"], str)
             and all(isinstance(t, int) and not isinstance(t, bool) for t in times)
         ):
             return None
-        return cls(doc["v"], assignments, doc["c"], doc["iat"], doc["exp"], frozenset(held_out))
+        return cls(
+            doc["v"], assignments, doc["c"], doc["iat"], doc["exp"], frozenset(held_out), frozenset(holdout)
+        )
 
 
 @dataclass(frozen=True, slots=True)

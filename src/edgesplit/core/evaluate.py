@@ -5,6 +5,7 @@ For each experiment, in order (mirroring GrowthBook's ``run`` so the GrowthBook 
 1. not targeted (path patterns, ``when`` condition) -> no variant at all (``variant=None``);
 2. a forced variant (QA overrides enabled in the config) -> that variant, not "in" it;
 3. paused or stopped -> the control, not in the experiment;
+   in the global holdout (``config.holdout``) -> the control, not in (reason ``holdout``);
 4. no value for the hash attribute -> the control, not in;
 5. outside the namespace range -> the control, not in;
 6. hash outside every bucket range (coverage) -> the control, not in;
@@ -74,6 +75,7 @@ def _assign_one(
     forced: Mapping[str, str],
     sticky: Mapping[str, str],
     pinned: Mapping[str, str],
+    held_out: bool = False,
 ) -> Assignment:
     outcomes = experiment.outcomes
     # 1. Targeting.
@@ -88,6 +90,8 @@ def _assign_one(
     # 3. Status.
     if experiment.status != "running":
         return outcomes.control[experiment.status]
+    if held_out:
+        return outcomes.control["holdout"]
     # 3b. Bandits: a visitor already exposed keeps the variant it saw while the weights move.
     if sticky and experiment.bandit is not None:
         kept = outcomes.sticky.get(sticky.get(experiment.key, ""))
@@ -133,10 +137,19 @@ def assign(
     if path.__class__ is not str:
         path = "/"
     forced = _forced(config, attributes) if config.overrides.enabled else _EMPTY
+    holdout = config.holdout
+    in_holdout = holdout is not None and holdout.contains(visitor_id)
     result = {}
     for experiment in config.experiments:
         result[experiment.key] = _assign_one(
-            experiment, visitor_id, path, attributes, forced, sticky or _EMPTY, pinned or _EMPTY
+            experiment,
+            visitor_id,
+            path,
+            attributes,
+            forced,
+            sticky or _EMPTY,
+            pinned or _EMPTY,
+            in_holdout and holdout.covers(experiment.key),  # type: ignore[union-attr]
         )
     return result
 

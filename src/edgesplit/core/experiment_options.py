@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .guardrails import GuardrailSettings
+from .results import ResultsSettings
 from .validation import Reader, child_path
 
-__all__ = ["BanditSettings", "parse_bandit", "parse_guardrails", "parse_pause"]
+__all__ = ["BanditSettings", "parse_bandit", "parse_guardrails", "parse_pause", "parse_results"]
 
 METRICS = ("conversion", "errors")
 
@@ -91,3 +92,27 @@ def parse_pause(reader: Reader, value: Any, path: str) -> Mapping[str, Any] | No
     for name in ("by", "at", "reason"):
         reader.expect_str(obj[name], child_path(path, name), max_length=1000)
     return dict(obj)
+
+
+def parse_results(reader: Reader, value: Any, path: str) -> ResultsSettings | None:
+    """What the status page's sample-size answer aims at: the minimum relative effect worth
+    detecting, the power, and the two-sided alpha of every interval it shows."""
+    obj = reader.expect_object(value, path, optional=("minimum_effect", "power", "alpha"))
+    if obj is None:
+        return None
+    d = ResultsSettings()
+    effect = reader.expect_number(
+        obj.get("minimum_effect", d.minimum_effect),
+        child_path(path, "minimum_effect"),
+        minimum=1e-4,
+        maximum=10,
+    )
+    power = reader.expect_number(
+        obj.get("power", d.power), child_path(path, "power"), minimum=0.5, maximum=0.999
+    )
+    alpha = reader.expect_number(
+        obj.get("alpha", d.alpha), child_path(path, "alpha"), minimum=1e-6, maximum=0.5
+    )
+    if effect is None or power is None or alpha is None:
+        return None
+    return ResultsSettings(float(effect), float(power), float(alpha))

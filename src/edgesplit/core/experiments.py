@@ -10,10 +10,11 @@ from typing import Any
 from .assignment import Assignment
 from .bucketing import bucket_ranges, effective_weights
 from .conditions import Condition, compile_condition
-from .experiment_options import BanditSettings, parse_bandit, parse_guardrails, parse_pause
+from .experiment_options import BanditSettings, parse_bandit, parse_guardrails, parse_pause, parse_results
 from .guardrails import GuardrailSettings
 from .hashing import HASH_SCHEMES, Hasher, make_hasher, make_namespace_hasher
 from .paths import PathPatternError, compile_path_patterns
+from .results import ResultsSettings
 from .validation import Reader, child_path
 
 __all__ = ["Experiment", "Namespace", "Outcomes", "Variant", "parse_experiment", "KEY_PATTERN"]
@@ -59,6 +60,7 @@ class Experiment:
     guardrails: GuardrailSettings | None = field(default=None, compare=False, kw_only=True)
     bandit: BanditSettings | None = field(default=None, compare=False, kw_only=True)
     pause: Mapping[str, Any] | None = field(default=None, compare=False, kw_only=True)
+    results: ResultsSettings = field(default=ResultsSettings(), compare=False, kw_only=True)
     # Compiled once at load time; not part of equality.
     ranges: tuple[tuple[float, float], ...] = field(compare=False, repr=False)
     hasher: Hasher = field(compare=False, repr=False)
@@ -101,7 +103,7 @@ class Outcomes:
     @classmethod
     def build(cls, key: str, variant_keys: list[str], ranges: tuple[tuple[float, float], ...]) -> Outcomes:
         control = variant_keys[0]
-        reasons = ("paused", "stopped", "no_hash_attribute", "namespace", "coverage")
+        reasons = ("paused", "stopped", "no_hash_attribute", "namespace", "coverage", "holdout")
         return cls(
             not_targeted=Assignment(key, None, None, False, "not_targeted"),
             control={reason: Assignment(key, control, 0, False, reason) for reason in reasons},
@@ -200,6 +202,7 @@ _EXPERIMENT_FIELDS = (
     "guardrails",
     "bandit",
     "pause",
+    "results",
     "coverage",
     "status",
     "hash",
@@ -263,6 +266,7 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
         else None
     )
     pause = parse_pause(reader, obj["pause"], child_path(path, "pause")) if "pause" in obj else None
+    results = parse_results(reader, obj["results"], child_path(path, "results")) if "results" in obj else None
 
     if len(reader.problems) > before:
         return None
@@ -292,5 +296,6 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
         guardrails=guardrails,
         bandit=bandit,
         pause=pause,
+        results=results or ResultsSettings(),
         outcomes=Outcomes.build(key, [vkey for vkey, _ in variants], ranges),
     )

@@ -39,6 +39,7 @@ _MASK32 = 0xFFFFFFFF
 _LITTLE_ENDIAN = sys.byteorder == "little"
 _EXPERIMENT_DOMAIN = b"edgesplit/exp/1\x00"
 _NAMESPACE_DOMAIN = b"edgesplit/ns/1\x00"
+_HOLDOUT_DOMAIN = b"edgesplit/holdout/1\x00"
 _UNIT = 1.0 / (1 << 53)  # a power of two: multiplying by it is exact
 _U64 = struct.Struct(">Q")
 
@@ -139,3 +140,9 @@ def make_namespace_hasher(scheme: str, namespace_id: str) -> Hasher:
     if scheme == "edgesplit":
         return _native_hasher(_NAMESPACE_DOMAIN, namespace_id)
     return _growthbook_v1_hasher("__" + namespace_id)
+
+
+def make_holdout_hasher(seed: str) -> Hasher:
+    """The hash that puts an id in the global holdout: its own domain tag, so the holdout never
+    correlates with an experiment or a namespace seeded by the same string."""
+    return _native_hasher(_HOLDOUT_DOMAIN, seed)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .ofrep_settings import OfrepSettings, parse_ofrep
 from .validation import Reader, child_path
 
 __all__ = [
@@ -45,7 +46,7 @@ DEFAULT_BOT_PATTERNS = (
     r"wget",
     r"^$",
 )
-SETTINGS_SECTIONS = ("identity", "policy", "decision", "cache", "admin")
+SETTINGS_SECTIONS = ("identity", "policy", "decision", "cache", "admin", "ofrep")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ class Settings:
     decision: DecisionSettings = DecisionSettings()
     cache: CacheSettings = CacheSettings()
     admin: AdminSettings = AdminSettings()
+    ofrep: OfrepSettings = OfrepSettings()
 
 
 def _name(
@@ -290,4 +292,5 @@ def parse_settings(reader: Reader, document: Any) -> Settings:
         decision=section("decision", _decision),
         cache=section("cache", _cache),
         admin=section("admin", _admin),
+        ofrep=section("ofrep", parse_ofrep),
     )

@@ -10,6 +10,8 @@ path                auth    what
 ``/track``          token*  conversions and drift reports (*the visitor's decision token)
 ``/client.js``      none    the browser script: reads assignments, detects drift
 ``/verify.mjs``     none    the token verifier it imports (also usable on its own)
+``/ofrep/v1/...``   API key OFREP evaluation (off by default; docs/ofrep.md)
+``/debug``          token   POST: sets or clears the browser's decision-trace cookie
 ==================  ======  =====================================================================
 
 "token" is the admin token (``Authorization: Bearer`` or the signed-in session cookie); without
@@ -30,6 +32,7 @@ from .cookies import format_set_cookie, parse_cookie_header
 from .http import Headers, ProxyRequest, ProxyResponse, plain_response
 from .metrics import Metrics
 from .ports import Clock, StatusSource
+from .trace import debug_cookie_response
 
 __all__ = ["AdminRoutes"]
 
@@ -54,6 +57,7 @@ class AdminRoutes:
         before_metrics: Callable[[], None] | None,
         track: Callable[[ProxyRequest], Awaitable[ProxyResponse]],
         fail_open: Callable[[str, BaseException], None],
+        ofrep: Callable[[ProxyRequest, str], Awaitable[ProxyResponse]] | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics
@@ -63,10 +67,13 @@ class AdminRoutes:
         self.before_metrics = before_metrics
         self.track = track
         self.fail_open = fail_open
+        self.ofrep = ofrep
 
     async def handle(self, request: ProxyRequest, prefix: str, subpath: str) -> ProxyResponse:
         if subpath == "/track":
             return await self.track(request)
+        if subpath.startswith("/ofrep/") and self.ofrep is not None:
+            return await self.ofrep(request, subpath)
         if subpath == "/health":
             return self._health()
         if subpath in ("/client.js", "/verify.mjs"):
@@ -76,6 +83,8 @@ class AdminRoutes:
             return response
         if subpath == "/metrics":
             return await self._metrics(request)
+        if subpath == "/debug":
+            return await self._debug(request, prefix)
         if subpath in ("/status", "/status.json"):
             return await self._status(request, prefix + "/status", subpath.endswith(".json"))
         return plain_response(404, "404 Not Found\n")
@@ -140,6 +149,19 @@ class AdminRoutes:
         if as_json:
             return plain_response(200, json.dumps(report, indent=1) + "\n", "application/json")
         return _html(200, render_status_page(report))
+
+    async def _debug(self, request: ProxyRequest, prefix: str) -> ProxyResponse:
+        if not self.admin_token:
+            return plain_response(404, "404 Not Found: tracing is off until an admin token is configured\n")
+        if request.method != "POST":
+            return plain_response(405, "405 Method Not Allowed: POST trace=on or trace=off\n")
+        if not self._authorized(request):
+            self.metrics.inc("edgesplit_admin_denied_total")
+            return plain_response(401, "401 Unauthorized: sign in to the status page first\n")
+        secure = self.config.current.settings.identity.secure
+        return await debug_cookie_response(
+            request, prefix + "/status", self.admin_token, self.clock.now(), secure
+        )
 
     async def _sign_in(self, request: ProxyRequest, path: str) -> ProxyResponse:
         body = await request.read_body(4096) if request.read_body is not None else None

@@ -21,6 +21,7 @@ from ..core import (
     verify_token,
 )
 from ..core.events import exposure_event, utc_iso
+from ..core.holdout import holdout_exposures
 from .attributes import RequestAttributes
 from .cookies import format_set_cookie
 from .http import Headers, ProxyRequest
@@ -87,6 +88,7 @@ def _decision_cookie(
         claims.issued_at,
         claims.issued_at + settings.decision.cookie_ttl_seconds,
         claims.held_out,
+        claims.holdout,
     )
     return format_set_cookie(
         settings.decision.cookie,
@@ -145,6 +147,8 @@ def decide(
             )
             for key, a in assignments.items()
             if a.in_experiment and a.variant is not None
+        ) + holdout_exposures(
+            visitor_id, assignments, config.version, now, exposure_window_seconds, timestamp
         )
         decision_cookie = _decision_cookie(config, previous, claims, keyring, now)
         if decision_cookie is not None and set_cookie is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..core import ConfigHolder, Keyring, sign_token
 from .admin import AdminRoutes
+from .attributes import RequestAttributes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .coalesce import MissCoalescer
 from .cookies import parse_cookie_header, remove_cookie
@@ -24,6 +25,7 @@ from .decide import NO_DECISION, Decision, control_decision, decide
 from .failures import FailOpen
 from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .metrics import Metrics
+from .ofrep import OfrepRoutes
 from .ports import (
     BackgroundPort,
     CachePort,
@@ -35,6 +37,7 @@ from .ports import (
     OutboxPort,
     StatusSource,
 )
+from .trace import DEBUG_COOKIE, TRACE_HEADER, add_trace, trace_allowed
 from .track import TrackError, parse_track
 
 __all__ = ["Pipeline"]
@@ -78,6 +81,7 @@ class Pipeline:
         self._fail_open = fail_open or FailOpen(self.metrics, log)
         self.coalescer = coalescer if coalescer is not None else MissCoalescer(clock)
         """Shared by every pipeline of a process (an isolate at the edge) to meet in."""
+        ofrep = OfrepRoutes(config=config, keyring=keyring, clock=clock, metrics=self.metrics)
         self.admin = AdminRoutes(
             config=config,
             metrics=self.metrics,
@@ -85,8 +89,9 @@ class Pipeline:
             admin_token=admin_token,
             status=status,
             before_metrics=before_metrics,
-            track=self._track,
+            track=ofrep.with_cors(self._track),  # OFREP browser apps report to /track cross-origin
             fail_open=self._fail_open,
+            ofrep=ofrep.handle,
         )
 
     async def handle(self, request: ProxyRequest) -> ProxyResponse:
@@ -109,8 +114,10 @@ class Pipeline:
         headers.remove(settings.decision.header)  # only edgesplit speaks for edgesplit
         cookie_header = "; ".join(headers.get_all("cookie")) or None
         cookies = parse_cookie_header(cookie_header)
+        traced = trace_allowed(headers, cookies, self.admin.admin_token, self.clock.now())
+        headers.remove(TRACE_HEADER)  # the admin token never reaches the origin
         forwarded_cookies = remove_cookie(
-            cookie_header, {settings.decision.cookie, settings.decision.pin_cookie}
+            cookie_header, {settings.decision.cookie, settings.decision.pin_cookie, DEBUG_COOKIE}
         )
         headers.remove("cookie")
         if forwarded_cookies:
@@ -129,6 +136,11 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - fail open: the page matters more than the test
             self._fail_open("decide", exc)
             decision = self._fallback_decision(request, headers, cookies, config)
+        trace_attributes = (
+            RequestAttributes(request.method, request.url, headers.copy(), cookies, request.platform)
+            if traced
+            else {}
+        )
         if decision.claims is not None:
             self.metrics.inc("edgesplit_decisions_total")
         if decision.bot:
@@ -140,6 +152,9 @@ class Pipeline:
         started = self.clock.monotonic()
         response = await self._fetch(forwarded, decision, config.settings)
         self._finish(response, decision)
+        response.headers.remove(TRACE_HEADER)  # only edgesplit traces, and only for the admin
+        if traced:
+            self._trace(response, trace_attributes, config, decision)
         self._emit(decision)
         self._observe(decision, response.status, self.clock.monotonic() - started)
         return response
@@ -152,6 +167,13 @@ class Pipeline:
             headers.set(header, sign_token(decision.claims, self.keyring))
         except Exception as exc:  # noqa: BLE001 - a keyring problem: the page goes without a decision
             self._fail_open("sign", exc)
+
+    def _trace(self, response: ProxyResponse, attributes: Any, config: Any, decision: Decision) -> None:
+        try:
+            cache = response.headers.get(CACHE_STATUS_HEADER) or "none"
+            add_trace(response, attributes, config, decision, cache)
+        except Exception as exc:  # noqa: BLE001 - a trace is never worth the page
+            self._fail_open("trace", exc)
 
     def _fallback_decision(
         self, request: ProxyRequest, headers: Headers, cookies: dict[str, str], config: Any
@@ -330,6 +352,14 @@ class Pipeline:
         if result["type"] == "drift":
             self.metrics.inc("edgesplit_drift_total", experiment=result["properties"]["experiment"])
             log.warning("drift reported: %s", result["properties"])
+            return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
+        if result["type"] == "exposure":  # reported by an OFREP client: counted like a page's
+            self.metrics.inc("edgesplit_exposures_total")
+            if self.observer is not None:
+                try:
+                    self.observer.request_done(Decision(exposures=(result,)), 200, 0.0)
+                except Exception as exc:  # noqa: BLE001
+                    self._fail_open("observer", exc)
             return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
         self.metrics.inc("edgesplit_conversions_total")
         if self.observer is not None:

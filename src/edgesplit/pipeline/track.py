@@ -20,6 +20,11 @@ Both tokens must verify and name the same visitor, the first must put the visito
 ``expected`` and the current one in ``observed`` (a different variant), so nobody can report
 drift that did not happen. One report per visitor, experiment and first token (idempotency key).
 
+Exposures, from clients that decide through OFREP (an evaluation is not an exposure), are
+reported when the visitor really sees the variant: ``{"type": "exposure", "experiment": "hero",
+"token": "<metadata.decisionToken>"}``. The token must put the visitor in the experiment (or
+hold it out of it: a holdout exposure); one exposure per token and experiment.
+
 Bad payloads get a 400 naming the problem; a missing or invalid token a 401 with the reason.
 """
 
@@ -33,7 +38,8 @@ from datetime import datetime
 from typing import Any
 
 from ..core import DecisionClaims, Keyring, verify_token
-from ..core.events import idempotency_key, utc_iso
+from ..core.events import exposure_event, idempotency_key, utc_iso
+from ..core.holdout import HOLDOUT_VARIANT, holdout_assignments
 
 __all__ = ["TrackError", "parse_track", "MAX_TRACK_BODY"]
 
@@ -44,6 +50,7 @@ _EVENT = re.compile(r"[A-Za-z0-9 _.:$-]{1,100}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _FIELDS = {"type", "event", "value", "timestamp", "id", "token"}
 _DRIFT_FIELDS = {"type", "experiment", "expected", "observed", "first_token", "token"}
+_EXPOSURE_FIELDS = {"type", "experiment", "token"}
 _KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 
@@ -96,13 +103,36 @@ def parse_track(
     if not isinstance(payload, dict):
         return TrackError(400, "body must be a JSON object")
     kind = payload.get("type", "conversion")
-    if kind not in ("conversion", "drift"):
-        return TrackError(400, "type: 'conversion' (the default) or 'drift'")
-    unknown = sorted(set(payload) - (_DRIFT_FIELDS if kind == "drift" else _FIELDS))
+    if kind not in ("conversion", "drift", "exposure"):
+        return TrackError(400, "type: 'conversion' (the default), 'drift' or 'exposure'")
+    fields = {"drift": _DRIFT_FIELDS, "exposure": _EXPOSURE_FIELDS}.get(kind, _FIELDS)
+    unknown = sorted(set(payload) - fields)
     if unknown:
         return TrackError(400, f"unknown field {unknown[0]!r}")
-    parse = _drift if kind == "drift" else _conversion
+    parse = {"drift": _drift, "exposure": _exposure}.get(kind, _conversion)
     return parse(payload, fallback_token, keyring, now)
+
+
+def _exposure(
+    payload: dict[str, Any], fallback_token: str | None, keyring: Keyring, now: float
+) -> dict[str, Any] | TrackError:
+    experiment = payload.get("experiment")
+    if not isinstance(experiment, str) or not _KEY.fullmatch(experiment):
+        return TrackError(400, "experiment: required, 1-128 letters, digits or _ . : -")
+    claims = _claims(payload.get("token", fallback_token), keyring, now, "token")
+    if isinstance(claims, TrackError):
+        return claims
+    if experiment in claims.holdout:
+        variant = HOLDOUT_VARIANT
+    elif experiment in claims.assignments and experiment not in claims.held_out:
+        variant = claims.assignments[experiment]
+    else:
+        return TrackError(400, f"not an exposure: the token does not put the visitor in {experiment!r}")
+    # One per token: the token's issue time is the dedup window.
+    event = exposure_event(
+        claims.visitor_id, experiment, variant, claims.config_version, claims.issued_at, 1, utc_iso(now)
+    )
+    return event | ({"holdout": True} if variant == HOLDOUT_VARIANT else {})
 
 
 def _drift(
@@ -175,6 +205,8 @@ def _conversion(
         "event": name,
         "value": value,
         "timestamp": timestamp,
-        "assignments": {k: v for k, v in claims.assignments.items() if k not in claims.held_out},
+        "assignments": {k: v for k, v in claims.assignments.items() if k not in claims.held_out}
+        | holdout_assignments(claims.holdout),
         "config_version": claims.config_version,
+        **({"holdout": True} if claims.holdout else {}),
     }

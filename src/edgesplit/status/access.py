@@ -19,18 +19,32 @@ ADMIN_COOKIE = "edgesplit_admin"
 SESSION_SECONDS = 12 * 3600
 
 
-def _mac(token: str, expiry: int) -> str:
-    return hmac.new(token.encode(), f"edgesplit-admin-session:{expiry}".encode(), hashlib.sha256).hexdigest()
+SESSION_PURPOSE = "edgesplit-admin-session"
 
 
-def _session_valid(value: str | None, token: str, now: float) -> bool:
+def _mac(token: str, expiry: int, purpose: str) -> str:
+    return hmac.new(token.encode(), f"{purpose}:{expiry}".encode(), hashlib.sha256).hexdigest()
+
+
+def expiring_value(token: str, now: float, purpose: str, seconds: int) -> str:
+    """``<expiry>.<HMAC-SHA256(token, purpose:expiry)>``: proves the token was known, for one
+    purpose (a value made for one never passes as another), until it expires."""
+    expiry = int(now) + seconds
+    return f"{expiry}.{_mac(token, expiry, purpose)}"
+
+
+def expiring_value_valid(value: str | None, token: str, now: float, purpose: str, seconds: int) -> bool:
     if not value or value.count(".") != 1:
         return False
     expiry_text, mac = value.split(".")
     if not expiry_text.isdigit() or len(expiry_text) > 12:
         return False
     expiry = int(expiry_text)
-    return now < expiry <= now + SESSION_SECONDS + 60 and hmac.compare_digest(mac, _mac(token, expiry))
+    return now < expiry <= now + seconds + 60 and hmac.compare_digest(mac, _mac(token, expiry, purpose))
+
+
+def _session_valid(value: str | None, token: str, now: float) -> bool:
+    return expiring_value_valid(value, token, now, SESSION_PURPOSE, SESSION_SECONDS)
 
 
 def authorized(authorization: str | None, cookies: Mapping[str, str], token: str | None, now: float) -> bool:
@@ -43,8 +57,7 @@ def authorized(authorization: str | None, cookies: Mapping[str, str], token: str
 
 def session_value(token: str, now: float) -> str:
     """The admin cookie's value for a session opened ``now``."""
-    expiry = int(now) + SESSION_SECONDS
-    return f"{expiry}.{_mac(token, expiry)}"
+    return expiring_value(token, now, SESSION_PURPOSE, SESSION_SECONDS)
 
 
 def token_from_form(body: bytes) -> str | None:

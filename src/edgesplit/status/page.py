@@ -8,6 +8,8 @@ from html import escape
 from typing import Any
 
 from .charts import bar_chart, colour, format_number, line_chart, split_bar
+from .holdout_page import render_holdout
+from .results_page import render_results
 
 __all__ = ["render_status_page", "render_login_page", "STATUS_CSP"]
 
@@ -137,7 +139,7 @@ def _experiment(experiment: dict[str, Any]) -> str:
         f'<div class="kv"><div>SRM p-value{_metric("b", "srm_p_value", srm, srm_text)}</div>'
         f"<div>guardrails<b>{_badge(guardrail['state'])}</b></div>"
         f"<div>coverage<b>{experiment['coverage']:.0%}</b></div></div>"
-        f"{pause_text}{_variant_rows(experiment)}"
+        f"{pause_text}{_variant_rows(experiment)}{render_results(experiment['results'])}"
         f'<div class="charts"><figure>{exposures}<figcaption>Exposures per variant</figcaption></figure>'
         f"<figure>{weights}<figcaption>{weights_label} weights</figcaption></figure>"
         f"<figure>{trend}<figcaption>Exposures per hour: {legend}</figcaption></figure>"
@@ -178,6 +180,14 @@ def _queue(report: dict[str, Any]) -> str:
     )
 
 
+_DEBUG_SWITCH = (
+    '<section class="debug"><h2>Decision trace</h2><p>Pages this browser loads in the next hour carry '
+    "an <code>x-edgesplit-trace</code> header: each experiment's reason, bucket, config version and "
+    'cache outcome.</p><form method="post" action="debug"><button name="trace" value="on">Trace this '
+    'browser</button> <button name="trace" value="off">Stop tracing</button></form></section>'
+)
+
+
 def _document(title: str, body: str, refresh: int | None = None) -> str:
     meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
     return (
@@ -199,7 +209,9 @@ def render_status_page(report: dict[str, Any], refresh_seconds: int = 30) -> str
         "".join(_experiment(e) for e in report["experiments"]) or "<section><p>No experiments.</p></section>"
     )
     return _document(
-        "edgesplit status", f"{header}<main>{_queue(report)}{experiments}</main>", refresh_seconds
+        "edgesplit status",
+        f"{header}<main>{_queue(report)}{render_holdout(report)}{experiments}{_DEBUG_SWITCH}</main>",
+        refresh_seconds,
     )
 
 

@@ -14,6 +14,8 @@ from ..core import Config
 from ..core.events import utc_iso
 from ..core.experiments import Experiment
 from ..core.guardrails import GuardrailSettings, Totals, evaluate_guardrails
+from .holdout_view import holdout_report
+from .results_view import experiment_results
 
 __all__ = ["StatusData", "build_report", "merge_queue_stats", "read_counts", "SERIES_HOURS"]
 
@@ -149,6 +151,7 @@ def _experiment(experiment: Experiment, data: StatusData, now: float) -> dict[st
         "srm_p_value": None if experiment.bandit is not None else verdict.srm_p,
         "sample_ratio_mismatch": experiment.bandit is None and verdict.srm,
         "guardrail": _guardrail(experiment, verdict, state),
+        "results": experiment_results(experiment, totals),
         "history": [{**item, "at_iso": utc_iso(item["at"])} for item in history],
         "series": _series(data.series.get(experiment.key, []), [v.key for v in experiment.variants], now),
     }
@@ -171,4 +174,5 @@ def build_report(config: Config, data: StatusData, now: float, config_refused: i
         "config_refused": config_refused,
         "queue": queue,
         "experiments": [_experiment(experiment, data, now) for experiment in config.experiments],
+        "holdout": holdout_report(config, data.totals),
     }
