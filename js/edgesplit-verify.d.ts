@@ -16,9 +16,23 @@ export interface DecisionClaims {
   exp: number;
   /** visitor id */
   v: string;
+  /** es2 tokens only: the id of the manifest that named the experiments */
+  m?: string;
 }
 
-export type Rejection = "malformed" | "unsupported_version" | "unknown_key" | "bad_signature" | "expired" | "not_yet_valid";
+/** Manifest id -> its published text (checked against the id), as an object or a lookup. */
+export type Manifests =
+  | Record<string, string>
+  | ((id: string) => string | null | undefined | Promise<string | null | undefined>);
+
+export type Rejection =
+  | "malformed"
+  | "unsupported_version"
+  | "unknown_key"
+  | "bad_signature"
+  | "expired"
+  | "not_yet_valid"
+  | "unknown_manifest";
 
 export type Verification =
   | { ok: true; reason: null; claims: DecisionClaims; keyId: string }
@@ -27,7 +41,7 @@ export type Verification =
 export function verifyDecision(
   token: unknown,
   keys: Record<string, KeySpec>,
-  options?: { now?: number; leeway?: number },
+  options?: { now?: number; leeway?: number; manifests?: Manifests | null },
 ): Promise<Verification>;
 
 export function variantOf(result: Verification | null | undefined, experiment: string, fallback?: string): string;
