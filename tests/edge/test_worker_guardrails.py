@@ -10,6 +10,9 @@ import urllib.request
 
 from edge_support import Worker
 
+from edgesplit import load_config
+from servers import known
+
 FRAGILE = {
     "schema_version": 1,
     "version": "edge-guard-1",
@@ -23,6 +26,9 @@ FRAGILE = {
         }
     ],
 }
+
+
+known(load_config(FRAGILE))  # the test origin reads the Worker's compact decisions
 
 
 def visit(worker: Worker, visitor: str) -> tuple[int, dict]:

@@ -16,6 +16,7 @@ from typing import Any
 from .errors import ConfigError, Problem
 from .experiments import KEY_HELP, KEY_PATTERN, Experiment, parse_experiment
 from .settings import SETTINGS_SECTIONS, Settings, parse_settings
+from .token_budget import check_token_budget
 from .validation import Reader, child_path
 
 __all__ = [
@@ -143,6 +144,7 @@ def parse_config(document: Any) -> Config:
         seen[experiment.key] = i
         experiments.append((i, experiment))
     _check_namespaces(reader, experiments)
+    check_token_budget(reader, [experiment for _, experiment in experiments], version)
     settings = parse_settings(reader, obj)
 
     if reader.problems:
