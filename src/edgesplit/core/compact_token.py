@@ -136,6 +136,37 @@ class _Reader:
         return self.raw(self.varint()).decode("utf-8", "surrogatepass")
 
 
+def _entries(reader: _Reader, count: int, manifest: Manifest) -> tuple[dict[str, str], frozenset[str]] | None:
+    """The (gap, code) pairs, named. One-byte varints (nearly all) are read inline: at 500
+    experiments this loop is most of a verification's CPU time."""
+    data, at, experiments = reader.data, reader.at, manifest.experiments
+    unknown_flags = ((1 << ENTRY_FLAG_BITS) - 1) & ~ENTRY_FLAGS_KNOWN
+    assignments: dict[str, str] = {}
+    held_out = []
+    position = -1
+    for _ in range(count):
+        pair = data[at : at + 2]
+        if len(pair) == 2 and pair[0] < 0x80 and pair[1] < 0x80:
+            gap, code = pair
+            at += 2
+        else:
+            reader.at = at
+            gap, code = reader.varint(), reader.varint()
+            at = reader.at
+        position += gap + 1
+        if position >= len(experiments) or code & unknown_flags:
+            return None
+        key, variants = experiments[position]
+        index = code >> ENTRY_FLAG_BITS
+        if index >= len(variants):
+            return None
+        assignments[key] = variants[index]
+        if code & ENTRY_HELD_OUT:
+            held_out.append(key)
+    reader.at = at
+    return assignments, frozenset(held_out)
+
+
 def unpack(data: bytes, manifests: ManifestLookup | None) -> Packed | str:
     """The payload with names, or the rejection reason (``malformed``/``unknown_manifest``)."""
     try:
@@ -154,28 +185,10 @@ def unpack(data: bytes, manifests: ManifestLookup | None) -> Packed | str:
             return "unknown_manifest"
         if count > len(manifest.experiments):
             return "malformed"
-        assignments: dict[str, str] = {}
-        held_out = set()
-        position = -1
-        for _ in range(count):
-            position += reader.varint() + 1
-            code = reader.varint()
-            if (
-                position >= len(manifest.experiments)
-                or code & ((1 << ENTRY_FLAG_BITS) - 1) & ~ENTRY_FLAGS_KNOWN
-            ):
-                return "malformed"
-            key, variants = manifest.experiments[position]
-            index = code >> ENTRY_FLAG_BITS
-            if index >= len(variants):
-                return "malformed"
-            assignments[key] = variants[index]
-            if code & ENTRY_HELD_OUT:
-                held_out.add(key)
-        if reader.at != len(data):
+        entries = _entries(reader, count, manifest)
+        if entries is None or reader.at != len(data):
             return "malformed"
+        assignments, held_out = entries
     except (ValueError, UnicodeDecodeError):
         return "malformed"
-    return Packed(
-        manifest, issued_at, expires_at, config_version, visitor_id, assignments, frozenset(held_out), flags
-    )
+    return Packed(manifest, issued_at, expires_at, config_version, visitor_id, assignments, held_out, flags)
