@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from generated_file import write_or_check
+
 from edgesplit.core import DecisionClaims, HmacKey, Keyring, Manifest
 from edgesplit.core.b64 import b64url_encode
 from edgesplit.core.compact_token import pack
@@ -31,18 +33,18 @@ SMALL = Manifest.of([("hero", ["control", "bold", "calm"]), ("pricing-layout", [
 UNPUBLISHED = Manifest.of([("hero", ["control", "bold"])])
 
 
+BASE: dict[str, Any] = {
+    "visitor_id": "visitor-ünï",
+    "assignments": {"hero": "bold", "pricing-layout": "cards"},
+    "config_version": "cfg-7",
+    "issued_at": IAT,
+    "expires_at": IAT + 300,
+    "held_out": frozenset({"pricing-layout"}),
+}
+
+
 def claims(manifest: Manifest | None, **changes: Any) -> DecisionClaims:
-    fields: dict[str, Any] = {
-        "visitor_id": "visitor-ünï",
-        "assignments": {"hero": "bold", "pricing-layout": "cards"},
-        "config_version": "cfg-7",
-        "issued_at": IAT,
-        "expires_at": IAT + 300,
-        "held_out": frozenset({"pricing-layout"}),
-        "manifest": manifest,
-    }
-    fields.update(changes)
-    return DecisionClaims(**fields)
+    return DecisionClaims(**{**BASE, "manifest": manifest, **changes})
 
 
 def signed_payload(keyring: Keyring, payload: bytes) -> str:
@@ -114,15 +116,7 @@ def render() -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv:
-        if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
-            print(f"{TARGET.name} is out of date: run python scripts/make_token_vectors.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET}")
-    return 0
+    return write_or_check(TARGET, render(), "python scripts/make_token_vectors.py")
 
 
 if __name__ == "__main__":

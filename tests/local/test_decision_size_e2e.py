@@ -4,45 +4,25 @@ the cookie comes back and is accepted, and yesterday's es1 cookies still verify.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
-from local_stack import Stack
+from local_stack import Stack, proxy_stack
 
 from decision_sizes import COUNTS, HEADER_LIMIT, SET_COOKIE_LIMIT, SIZE_CONFIG, expected, size_document
 from edgesplit.core import DecisionClaims, Manifest, sign_token
-from edgesplit.local.memory_outbox import MemoryOutbox
-from edgesplit.local.service import ProxyOptions, ProxyService
-from servers import KEYRING, TestOrigin, known, start_app
+from servers import KEYRING
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
 
 @pytest.fixture
-async def sizes(tmp_path) -> AsyncIterator[Stack]:
-    origin = TestOrigin()
-    origin_runner, origin_port = await start_app(origin.app())
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(size_document()))
-    outbox = MemoryOutbox()
-    options = ProxyOptions(
-        origin=f"http://127.0.0.1:{origin_port}",
-        port=0,
-        config_path=str(config_path),
-        queue_dir=str(tmp_path),
-    )
-    service = ProxyService(options, known(SIZE_CONFIG), KEYRING, outbox=outbox)
-    await service.start()
-    client = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-    try:
-        yield Stack(origin, service, outbox, f"http://127.0.0.1:{service.port}", client)
-    finally:
-        await client.close()
-        await service.stop()
-        await origin_runner.cleanup()
+async def sizes(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with proxy_stack(tmp_path, size_document()) as running:
+        yield running
 
 
 def decision_set_cookie(resp: aiohttp.ClientResponse) -> str:

@@ -23,17 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from .b64 import b64url_decode, b64url_encode
 from .manifest import MANIFEST_ID_BYTES, Manifest, ManifestLookup
 
 __all__ = ["Packed", "pack", "unpack", "ENTRY_HELD_OUT", "ENTRY_FLAG_BITS", "TOKEN_FLAGS_KNOWN"]
 
-ENTRY_FLAG_BITS = 3
-ENTRY_HELD_OUT = 1
-ENTRY_FLAGS_KNOWN = ENTRY_HELD_OUT
-TOKEN_FLAGS_KNOWN = 0
-MAX_VARINT_BYTES = 5
+ENTRY_FLAG_BITS: Final = 3
+ENTRY_HELD_OUT: Final = 1
+# A new flag: a bit here (and in js/edgesplit-verify.mjs, js/edgesplit-client.js), then known.
+ENTRY_FLAGS_KNOWN: Final = ENTRY_HELD_OUT
+TOKEN_FLAGS_KNOWN: Final = 0
+MAX_VARINT_BYTES: Final = 5
 
 
 @dataclass(frozen=True, slots=True)
