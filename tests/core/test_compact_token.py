@@ -211,3 +211,17 @@ def test_any_signed_payload_is_refused_or_read_never_raises(payload: bytes) -> N
     m = manifest(4)
     result = verify_token(signed_raw("es2", payload), KEYRING, NOW, manifests=ManifestBook([m]))
     assert result.ok or result.reason in REJECTION_REASONS
+
+
+@given(st.text(max_size=300) | st.binary(max_size=300))
+def test_any_published_text_parses_to_itself_or_nothing(text: str | bytes) -> None:
+    parsed = Manifest.parse(text)
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    assert parsed is None or parsed.text.encode("ascii") == raw
+
+
+@given(manifests_and_claims())
+def test_a_manifest_survives_publication(case: tuple[Manifest, DecisionClaims]) -> None:
+    m, _ = case
+    published = Manifest.parse(m.text)
+    assert published == m and published is not None and published.id == m.id
