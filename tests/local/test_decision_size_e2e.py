@@ -85,3 +85,16 @@ async def test_the_manifest_is_published_for_origins_and_browsers(sizes: Stack) 
     for bad in ("AAAAAAAAAAAAAAAA", "../status.json", "x"):
         async with sizes.client.get(f"{sizes.base}/__edgesplit/manifest/{bad}") as missing:
             assert missing.status == 404
+
+
+async def test_es1_for_origins_not_yet_migrated_and_es2_where_es1_could_not_arrive(tmp_path: Path) -> None:
+    document = size_document("sizes-es1")
+    document["decision"] = {"token_format": "es1"}
+    async with proxy_stack(tmp_path, document) as stack:
+        for count, form in ((1, "es1."), (20, "es1."), (100, "es2."), (500, "es2.")):
+            visitor, path = f"es1-visitor-{count:04d}", f"/n/{count}"
+            resp, body = await stack.get(path, visitor, headers=BROWSER)
+            assert body["verified"] and body["assignments"] == expected(visitor, path)
+            assert body["decision_header"].startswith(form), (count, body["decision_header"][:4])
+            set_cookie = decision_set_cookie(resp)
+            assert set_cookie.startswith("edgesplit_decision=" + form) and len(set_cookie) < SET_COOKIE_LIMIT

@@ -43,6 +43,7 @@ __all__ = [
     "DecisionClaims",
     "Verification",
     "sign_token",
+    "token_length_bound",
     "verify_token",
     "TOKEN_VERSION",
     "COMPACT_TOKEN_VERSION",
@@ -171,6 +172,12 @@ def _payload(claims: DecisionClaims) -> tuple[str, bytes]:
         expires_at=claims.expires_at,
     )
     return COMPACT_TOKEN_VERSION, packed
+
+
+def token_length_bound(claims: DecisionClaims) -> int:
+    """The most characters these claims can take once signed, whatever the key (a 64-character
+    id, a 64-byte Ed25519 signature)."""
+    return len(TOKEN_VERSION) + 1 + 64 + 1 + -(-len(_payload(claims)[1]) * 4 // 3) + 1 + 86
 
 
 def sign_token(claims: DecisionClaims, keyring: Keyring) -> str:

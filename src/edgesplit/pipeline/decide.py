@@ -25,7 +25,7 @@ from .attributes import RequestAttributes
 from .cookies import format_set_cookie
 from .http import Headers, ProxyRequest
 from .identity import identity_cookie, resolve_identity
-from .manifests import manifest_for, manifests_for
+from .manifests import for_signing, manifests_for
 from .policy import classify
 
 __all__ = ["Decision", "control_decision", "decide", "NO_DECISION"]
@@ -138,8 +138,11 @@ def decide(
         pins = _pins(cookies.get(settings.decision.pin_cookie), keyring, now, visitor_id, config)
         assignments = assign(config, visitor_id, attributes, sticky, pins)
     vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
-    claims = DecisionClaims.from_assignments(
-        visitor_id, assignments, config.version, now, settings.decision.ttl_seconds, manifest_for(config)
+    claims = for_signing(
+        config,
+        DecisionClaims.from_assignments(
+            visitor_id, assignments, config.version, now, settings.decision.ttl_seconds
+        ),
     )
     exposures: tuple[dict[str, Any], ...] = ()
     decision_cookie = None
@@ -175,7 +178,10 @@ def control_decision(
     vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
     if not vector:
         return NO_DECISION
-    claims = DecisionClaims.from_assignments(
-        "", assignments, config.version, now, config.settings.decision.ttl_seconds, manifest_for(config)
+    claims = for_signing(
+        config,
+        DecisionClaims.from_assignments(
+            "", assignments, config.version, now, config.settings.decision.ttl_seconds
+        ),
     )
     return Decision("", assignments, vector, claims)

@@ -8,11 +8,15 @@ one process never clash, and a manifest is built once per config object, not per
 
 from __future__ import annotations
 
-from ..core import Config, Manifest, ManifestBook
+from dataclasses import replace
+
+from ..core import Config, DecisionClaims, Manifest, ManifestBook
+from ..core.decision_token import token_length_bound
 from ..core.manifest import MANIFEST_ID_PATTERN, ManifestLookup
+from ..core.token_budget import MAX_DECISION_TOKEN_CHARS
 from .http import ProxyResponse, plain_response
 
-__all__ = ["manifest_for", "manifests_for", "manifest_response", "RECENT_MANIFESTS"]
+__all__ = ["manifest_for", "manifests_for", "manifest_response", "for_signing", "RECENT_MANIFESTS"]
 
 RECENT_MANIFESTS = ManifestBook(capacity=32)
 _last: tuple[Config, Manifest] | None = None
@@ -26,6 +30,19 @@ def manifest_for(config: Config) -> Manifest:
     manifest = RECENT_MANIFESTS.add(Manifest.from_config(config))
     _last = (config, manifest)
     return manifest
+
+
+def for_signing(config: Config, claims: DecisionClaims) -> DecisionClaims:
+    """The claims as they are signed: compact (es2) against the config's manifest, unless
+    ``decision.token_format`` keeps es1 for origins not yet given manifests. Even then a
+    decision whose es1 token could exceed the cookie budget is signed es2: as es1 it would never
+    arrive (browsers drop the cookie, origins refuse the header)."""
+    if (
+        config.settings.decision.token_format == "es1"
+        and token_length_bound(claims) <= MAX_DECISION_TOKEN_CHARS
+    ):
+        return claims
+    return replace(claims, manifest=manifest_for(config))
 
 
 def manifests_for(config: Config) -> ManifestLookup:
