@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +139,14 @@ async def main() -> int:
                     if es1_verifies
                     else None
                 )
+                legacy_claims = replace(claims, manifest=None)
+                sign_ratio = cpu_per_call(lambda c=claims: sign_token(c, KEYRING)) / cpu_per_call(
+                    lambda c=legacy_claims: sign_token(c, KEYRING)
+                )
                 rows.append(
                     {
                         "experiments": count,
+                        "sign_cpu_es2_over_es1": round(sign_ratio, 2),
                         "es2_set_cookie_bytes": len(cookie.encode()),
                         "es2_header_bytes": len(header.encode()),
                         "es1_set_cookie_bytes": len(legacy_cookie.encode()),
@@ -174,6 +180,7 @@ async def main() -> int:
             f"{row['es1_set_cookie_bytes']:,} | {row['es1_header_bytes']:,} | "
             f"{row.get('es2_bytes_per_experiment', '')} | {row.get('es1_bytes_per_experiment', '')} |"
         )
+    print("sign CPU es2/es1:", {row["experiments"]: row["sign_cpu_es2_over_es1"] for row in rows})
     print("verify CPU es2 (us):", {row["experiments"]: row["verify_cpu_es2_us"] for row in rows})
     print(
         "verify CPU es2/es1 (where es1 verifies):",
