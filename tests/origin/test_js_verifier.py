@@ -48,6 +48,19 @@ def test_python_core_gives_the_vector_answer(vectors: dict, case: dict) -> None:
         assert result.reason == case["reason"]
 
 
+@pytest.mark.parametrize("case", COMPACT["cases"], ids=[case["name"] for case in COMPACT["cases"]])
+def test_the_origin_helpers_give_the_vector_answer(case: dict) -> None:
+    pytest.importorskip("cryptography")
+    from edgesplit.origin import DecisionReader
+
+    now = case.get("now", COMPACT["now"])
+    reader = DecisionReader(python_keyring(COMPACT), clock=lambda: now, manifests=MANIFESTS)  # type: ignore[arg-type]
+    result = reader.read(case["token"])
+    assert (result.ok, result.reason) == (case["ok"], case.get("reason"))
+    if case["ok"]:
+        assert result.claims is not None and result.claims.to_json() == case["claims"]
+
+
 def test_javascript_verifier_passes_under_node_test_runner() -> None:
     node = venv_node()
     result = subprocess.run(
