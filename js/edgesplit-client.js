@@ -15,6 +15,11 @@
 //   edgesplit then serves the first variant for the rest of the session (while the experiment
 //   runs). If the drift survives the reload (the experiment was paused) the page is shown.
 //
+// Compact (es2) tokens name experiments by position in a manifest: the client fetches it once
+// from "manifest/<id>" beside this script and keeps it in sessionStorage, so later pages decode
+// before they paint. A page whose manifest is not known yet, in a session that has seen
+// experiments, stays hidden until the manifest is read (a new config: once per session).
+//
 // API: window.edgesplit.ready -> Promise<{assignments, verified, drift}> (never settles on a
 //      page that is being reloaded to undo drift);
 //      window.edgesplit.variant(experiment, fallback) after ready; events "edgesplit:ready",
@@ -28,6 +33,7 @@
   var pinCookie = data.pinCookie || "edgesplit_pin";
   var trackUrl = data.track || new URL("track", base).href;
   var verifyUrl = new URL("verify.mjs", base).href;
+  var manifestUrl = new URL("manifest/", base).href;
   var FIRST = "edgesplit:first";
   var HOLD_MS = 3000;
   var root = document.documentElement;
@@ -41,12 +47,73 @@
     return null;
   }
 
-  function unverifiedClaims(token) {
+  function payloadBytes(token) {
+    var payload = token.split(".")[2].replace(/-/g, "+").replace(/_/g, "/");
+    return Uint8Array.from(atob(payload), function (c) { return c.charCodeAt(0); });
+  }
+
+  // es2: varints (LEB128), the 12-byte manifest id, then (gap, variant << 3 | flags) pairs;
+  // the layout is documented in docs/decision-tokens.md, and verify.mjs checks it strictly.
+  function idAt(bytes, start) {
+    var id = btoa(String.fromCharCode.apply(null, bytes.subarray(start, start + 12)));
+    return id.replace(/\+/g, "-").replace(/\//g, "_");
+  }
+
+  function compactId(bytes) {
+    var start = 1;
+    while (bytes[start - 1] & 0x80) start++; // after the flags varint
+    return idAt(bytes, start);
+  }
+
+  function compactClaims(bytes, manifestText) {
+    var at = 0;
+    function next() {
+      var value = 0;
+      for (var scale = 1; ; scale *= 128) {
+        var byte = bytes[at++];
+        if (byte === undefined) throw new Error("truncated");
+        value += (byte & 0x7f) * scale;
+        if (byte < 0x80) return value;
+      }
+    }
+    function text() {
+      var size = next();
+      at += size;
+      return new TextDecoder().decode(bytes.subarray(at - size, at));
+    }
+    next();
+    var id = idAt(bytes, at);
+    at += 12;
+    var iat = next();
+    var claims = { a: {}, o: [], iat: iat, exp: iat + next(), c: text(), v: text(), m: id };
+    var experiments = JSON.parse(manifestText).experiments;
+    for (var count = next(), position = -1; count > 0; count--) {
+      position += next() + 1;
+      var code = next();
+      var entry = experiments[position];
+      claims.a[entry[0]] = entry[1][Math.floor(code / 8)];
+      if (code & 1) claims.o.push(entry[0]);
+    }
+    return claims;
+  }
+
+  function manifestKey(id) {
+    return "edgesplit:manifest:" + id;
+  }
+
+  function unverifiedClaims(token, manifestText) {
     try {
-      var payload = token.split(".")[2].replace(/-/g, "+").replace(/_/g, "/");
-      var bytes = Uint8Array.from(atob(payload), function (c) { return c.charCodeAt(0); });
-      var claims = JSON.parse(new TextDecoder().decode(bytes));
+      var bytes = payloadBytes(token);
+      var claims = token.slice(0, 4) === "es2." ? compactClaims(bytes, manifestText) : JSON.parse(new TextDecoder().decode(bytes));
       return claims && typeof claims.a === "object" && typeof claims.v === "string" ? claims : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function manifestId(token) {
+    try {
+      return token.slice(0, 4) === "es2." ? compactId(payloadBytes(token)) : null;
     } catch (e) {
       return null;
     }
@@ -89,11 +156,14 @@
 
   // Synchronous part: runs before the body paints.
   var token = readCookie(cookieName);
-  var claims = token ? unverifiedClaims(token) : null;
+  var compact = token ? manifestId(token) : null;
+  var manifestText = compact ? session(manifestKey(compact)) : null;
+  var claims = token && (!compact || manifestText) ? unverifiedClaims(token, manifestText) : null;
   var first = session(FIRST) || {};
   var suspected = claims ? findDrift(first, claims) : [];
   var reloaded = session(FIRST + ":reloaded") || {};
-  var hold = suspected.some(function (d) { return !reloaded[d.experiment + ":" + d.observed]; });
+  var hold = suspected.some(function (d) { return !reloaded[d.experiment + ":" + d.observed]; }) ||
+    Boolean(compact && !manifestText && Object.keys(first).length);
   if (hold) {
     root.setAttribute("data-edgesplit-hold", "");
     root.style.visibility = "hidden";
@@ -109,15 +179,34 @@
     }
   }
 
+  function loadManifest() {
+    if (!compact || manifestText) return Promise.resolve(manifestText);
+    return fetch(manifestUrl + compact, { credentials: "same-origin" }).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (text) {
+      if (text) session(manifestKey(compact), text);
+      manifestText = text;
+      return text;
+    }).catch(function () { return null; });
+  }
+
   function verify() {
     var keyring = keys();
-    if (!token || !claims) return Promise.resolve({ claims: null, verified: false });
-    if (!keyring) return Promise.resolve({ claims: claims, verified: false });
-    return import(verifyUrl).then(function (module) {
-      return module.verifyDecision(token, keyring);
-    }).then(function (result) {
-      return { claims: result.ok ? result.claims : null, verified: result.ok, reason: result.reason };
+    if (!token) return Promise.resolve({ claims: null, verified: false });
+    return loadManifest().then(function (text) {
+      claims = claims || unverifiedClaims(token, text);
+      if (!claims) return { claims: null, verified: false };
+      if (!keyring) return { claims: claims, verified: false };
+      var manifests = {};
+      if (compact && text) manifests[compact] = text;
+      return import(verifyUrl).then(function (module) {
+        return module.verifyDecision(token, keyring, { manifests: manifests });
+      }).then(verified);
     });
+  }
+
+  function verified(result) {
+    return { claims: result.ok ? result.claims : null, verified: result.ok, reason: result.reason };
   }
 
   function report(drift) {

@@ -9,6 +9,8 @@ export interface DecisionClaims {
   a: Record<string, string>;
   /** experiments served their control without being in them (not for analysis) */
   o?: string[];
+  /** experiments this visitor is held out of by the global holdout (also in o) */
+  h?: string[];
   /** config version */
   c: string;
   /** issued at, expires at (epoch seconds) */
@@ -16,9 +18,23 @@ export interface DecisionClaims {
   exp: number;
   /** visitor id */
   v: string;
+  /** es2 tokens only: the id of the manifest that named the experiments */
+  m?: string;
 }
 
-export type Rejection = "malformed" | "unsupported_version" | "unknown_key" | "bad_signature" | "expired" | "not_yet_valid";
+/** Manifest id -> its published text (checked against the id), as an object or a lookup. */
+export type Manifests =
+  | Record<string, string>
+  | ((id: string) => string | null | undefined | Promise<string | null | undefined>);
+
+export type Rejection =
+  | "malformed"
+  | "unsupported_version"
+  | "unknown_key"
+  | "bad_signature"
+  | "expired"
+  | "not_yet_valid"
+  | "unknown_manifest";
 
 export type Verification =
   | { ok: true; reason: null; claims: DecisionClaims; keyId: string }
@@ -27,7 +43,7 @@ export type Verification =
 export function verifyDecision(
   token: unknown,
   keys: Record<string, KeySpec>,
-  options?: { now?: number; leeway?: number },
+  options?: { now?: number; leeway?: number; manifests?: Manifests | null },
 ): Promise<Verification>;
 
 export function variantOf(result: Verification | null | undefined, experiment: string, fallback?: string): string;

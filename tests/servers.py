@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from edgesplit.core import HmacKey, Keyring, verify_token
+from edgesplit.core import HmacKey, Keyring, Manifest, ManifestBook, parse_config, verify_token
 
 KEYRING = Keyring((HmacKey("test-key", bytes(range(32))),))
 KEYRING_JSON = '{"keys": [{"id": "test-key", "secret": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}]}'
@@ -44,6 +44,17 @@ CONFIG = {
 }
 
 
+# What the test origins know to read compact (es2) decisions: the manifests of the configs the
+# tests serve (a real origin fetches them from <admin prefix>/manifest/<id>: tests/origin).
+MANIFESTS = ManifestBook([Manifest.from_config(parse_config(CONFIG))], capacity=1024)
+
+
+def known(config: Any) -> Any:
+    """Let the test origins read decisions made with ``config`` (a parsed Config); returns it."""
+    MANIFESTS.add(Manifest.from_config(config))
+    return config
+
+
 @dataclass
 class TestOrigin:
     __test__ = False  # a server, not a test class
@@ -53,7 +64,7 @@ class TestOrigin:
 
     def decision(self, request: web.Request) -> dict[str, Any]:
         token = request.headers.get(DECISION_HEADER)
-        result = verify_token(token, KEYRING, time.time()) if token else None
+        result = verify_token(token, KEYRING, time.time(), manifests=MANIFESTS) if token else None
         return {
             "decision_header": token,
             "verified": bool(result and result.ok),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import ConfigError, KeyringError, load_config, load_keyring
-from .core import DecisionClaims, assign, sign_token, verify_token
+from .core import DecisionClaims, Manifest, ManifestBook, assign, sign_token, verify_token
 from .core.b64 import b64url_encode
 
 __all__ = ["main"]
@@ -97,14 +97,16 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 def cmd_token_sign(args: argparse.Namespace) -> int:
     config, result = _assignments(args)
-    claims = DecisionClaims.from_assignments(args.id, result, config.version, time.time(), args.ttl)
+    manifest = Manifest.from_config(config) if args.format == "es2" else None
+    claims = DecisionClaims.from_assignments(args.id, result, config.version, time.time(), args.ttl, manifest)
     print(sign_token(claims, _keyring(args.keys)))
     return 0
 
 
 def cmd_token_verify(args: argparse.Namespace) -> int:
     now = args.now if args.now is not None else time.time()
-    result = verify_token(args.token.strip(), _keyring(args.keys), now)
+    manifests = ManifestBook(Manifest.from_config(load_config(path)) for path in args.config or [])
+    result = verify_token(args.token.strip(), _keyring(args.keys), now, manifests=manifests)
     if not result.ok or result.claims is None:
         print(json.dumps({"ok": False, "reason": result.reason, "key_id": result.key_id}))
         return 1
@@ -350,11 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
     visitor_options(sign)
     sign.add_argument("--ttl", type=int, default=300, help="token lifetime in seconds (default 300)")
     sign.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
+    sign.add_argument(
+        "--format", choices=("es2", "es1"), default="es2", help="es2: compact (default); es1: names in JSON"
+    )
     sign.set_defaults(run=cmd_token_sign)
     verify = token_sub.add_parser("verify", help="verify a token; exit 1 with the reason when rejected")
     verify.add_argument("token")
     verify.add_argument("--keys", help=f"keyring JSON file (default: ${KEYS_ENV})")
     verify.add_argument("--now", type=float, help="verify as of this epoch time (default: now)")
+    verify.add_argument(
+        "--config", action="append", help="config file naming an es2 token's experiments (repeatable)"
+    )
     verify.set_defaults(run=cmd_token_verify)
 
     keys = sub.add_parser("keys", help="signing keys")

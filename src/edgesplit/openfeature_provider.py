@@ -9,7 +9,8 @@
     client.get_boolean_value("hero", False, context)          # True when not the control
 
 Flag keys are experiment keys. The decision token is verified on every evaluation: a missing,
-forged or expired one resolves to the default with an error code, never a guess.
+forged or expired one resolves to the default with an error code, never a guess. Compact
+(``es2``) decisions need ``manifests=`` (see ``edgesplit.origin``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
 from .core import Keyring
+from .core.manifest import ManifestLookup
 from .origin import DecisionReader
 
 __all__ = ["CONTEXT_KEY", "EdgesplitProvider"]
@@ -30,9 +32,11 @@ CONTEXT_KEY = "edgesplit_decision"
 
 
 class EdgesplitProvider(AbstractProvider):
-    def __init__(self, keyring: Keyring, *, control: str = "control") -> None:
+    def __init__(
+        self, keyring: Keyring, *, control: str = "control", manifests: ManifestLookup | None = None
+    ) -> None:
         super().__init__()
-        self.reader = DecisionReader(keyring)
+        self.reader = DecisionReader(keyring, manifests=manifests)
         self.control = control
 
     def get_metadata(self) -> Metadata:

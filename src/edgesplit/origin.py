@@ -11,6 +11,11 @@
 
 With ``require=True`` a request without a valid decision is refused (403) instead of being
 served the control. A forged or expired header is never trusted either way.
+
+Compact (``es2``) decisions name experiments by position in a manifest (docs/decision-tokens.md);
+give every helper ``manifests=``: ``ManifestFetcher("https://shop.example/__edgesplit/manifest/")``
+fetches each manifest once from edgesplit, or ``ManifestBook([Manifest.from_config(config)])``
+when the origin has the config file. Without one, ``es2`` decisions read as ``unknown_manifest``.
 """
 
 from __future__ import annotations
@@ -21,8 +26,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .core import Keyring, Verification, verify_token
+from .core.manifest import ManifestLookup
+from .manifest_fetcher import ManifestFetcher
 
-__all__ = ["DecisionReader", "EdgesplitMiddleware", "EdgesplitWSGIMiddleware", "variant", "WSGI_KEY"]
+__all__ = [
+    "DecisionReader",
+    "EdgesplitMiddleware",
+    "EdgesplitWSGIMiddleware",
+    "ManifestFetcher",
+    "variant",
+    "WSGI_KEY",
+]
 
 WSGI_KEY = "edgesplit.decision"
 MISSING = Verification(False, "missing")
@@ -43,16 +57,18 @@ class DecisionReader:
         header: str = "x-edgesplit-decision",
         leeway: float = 60,
         clock: Callable[[], float] = time.time,
+        manifests: ManifestLookup | None = None,
     ) -> None:
         self.keyring = keyring
         self.header = header.lower()
         self.leeway = leeway
         self.clock = clock
+        self.manifests = manifests
 
     def read(self, value: str | None) -> Verification:
         if not value:
             return MISSING
-        return verify_token(value, self.keyring, self.clock(), leeway=self.leeway)
+        return verify_token(value, self.keyring, self.clock(), leeway=self.leeway, manifests=self.manifests)
 
 
 def _refusal(decision: Verification) -> bytes:
@@ -63,10 +79,16 @@ class EdgesplitMiddleware:
     """ASGI middleware: ``scope["state"]["edgesplit"]`` (Starlette: ``request.state.edgesplit``)."""
 
     def __init__(
-        self, app: Any, keyring: Keyring, *, header: str = "x-edgesplit-decision", require: bool = False
+        self,
+        app: Any,
+        keyring: Keyring,
+        *,
+        header: str = "x-edgesplit-decision",
+        require: bool = False,
+        manifests: ManifestLookup | None = None,
     ) -> None:
         self.app = app
-        self.reader = DecisionReader(keyring, header=header)
+        self.reader = DecisionReader(keyring, header=header, manifests=manifests)
         self.header = header.lower().encode("latin-1")
         self.require = require
 
@@ -105,9 +127,10 @@ class EdgesplitWSGIMiddleware:
         *,
         header: str = "x-edgesplit-decision",
         require: bool = False,
+        manifests: ManifestLookup | None = None,
     ) -> None:
         self.app = app
-        self.reader = DecisionReader(keyring, header=header)
+        self.reader = DecisionReader(keyring, header=header, manifests=manifests)
         self.environ_key = "HTTP_" + header.upper().replace("-", "_")
         self.require = require
 

@@ -87,9 +87,11 @@ await run(async (browser) => {
   // before the client reads it (as a tampering extension or a broken cache could).
   const token = (await context.cookies()).find((c) => c.name === "edgesplit_decision").value;
   const [version, kid, payload, signature] = token.split(".");
-  const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
-  claims.a[EXPERIMENT] = claims.a[EXPERIMENT] === "bold" ? "control" : "bold";
-  const tampered = [version, kid, Buffer.from(JSON.stringify(claims)).toString("base64url"), signature].join(".");
+  // A compact (es2) payload ends with the last experiment's code: variant << 3 | flags. Moving
+  // it to the neighbouring variant is what a visitor wanting the other variant would try.
+  const bytes = Buffer.from(payload, "base64url");
+  bytes[bytes.length - 1] ^= 1 << 3;
+  const tampered = [version, kid, bytes.toString("base64url"), signature].join(".");
   const untrusted = {};
   for (const [name, value] of [["tampered", tampered], ["garbage", "%%%.not.a.token"], ["empty", ""]]) {
     const other = await browser.newContext({ userAgent: USER_AGENT });

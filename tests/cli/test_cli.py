@@ -116,21 +116,24 @@ def test_token_sign_then_verify(config_file: Path, keys_file: Path) -> None:
     signed = run("token", "sign", str(config_file), "--id", "v-9", "--keys", str(keys_file))
     assert signed.returncode == 0, signed.stderr
     token = signed.stdout.strip()
-    assert token.startswith("es1.k1.")
-    verified = run("token", "verify", token, "--keys", str(keys_file))
+    assert token.startswith("es2.k1.")
+    unnamed = run("token", "verify", token, "--keys", str(keys_file))
+    assert unnamed.returncode == 1 and json.loads(unnamed.stdout)["reason"] == "unknown_manifest"
+    verified = run("token", "verify", token, "--keys", str(keys_file), "--config", str(config_file))
     assert verified.returncode == 0
     claims = json.loads(verified.stdout)["claims"]
     assert claims["v"] == "v-9" and claims["c"] == "cli-1" and set(claims["a"]) == {"hero"}
     tampered = run("token", "verify", token[:-2] + "AA", "--keys", str(keys_file))
     assert tampered.returncode == 1 and json.loads(tampered.stdout)["ok"] is False
-    expired = run("token", "verify", token, "--keys", str(keys_file), "--now", "9999999999")
+    named = ("--keys", str(keys_file), "--config", str(config_file))
+    expired = run("token", "verify", token, *named, "--now", "9999999999")
     assert json.loads(expired.stdout)["reason"] == "expired"
 
 
 def test_keys_from_environment(config_file: Path, keys_file: Path) -> None:
     env = {"EDGESPLIT_KEYS": keys_file.read_text()}
-    token = run("token", "sign", str(config_file), "--id", "v", env=env).stdout.strip()
-    assert run("token", "verify", token, env=env).returncode == 0
+    token = run("token", "sign", str(config_file), "--id", "v", "--format", "es1", env=env).stdout.strip()
+    assert token.startswith("es1.") and run("token", "verify", token, env=env).returncode == 0
 
 
 def test_missing_keys_explain_themselves(config_file: Path) -> None:
@@ -173,9 +176,8 @@ def test_ed25519_keyring_signs_and_gives_browsers_only_its_public_key(
     assert json.loads(public.stdout) == {"ed-1": {"alg": "EdDSA", "publicKey": key["public_key"]}}
     assert key["private_key"] not in public.stdout
     token = run("token", "sign", str(config_file), "--id", "v", "--keys", str(keys)).stdout.strip()
-    assert (
-        token.startswith("es1.ed-1.") and run("token", "verify", token, "--keys", str(keys)).returncode == 0
-    )
+    named = run("token", "verify", token, "--keys", str(keys), "--config", str(config_file))
+    assert token.startswith("es2.ed-1.") and named.returncode == 0
     hmac_only = tmp_path / "hs.json"
     hmac_only.write_text(run("keys", "generate").stdout)
     refused = run("keys", "public", "--keys", str(hmac_only))

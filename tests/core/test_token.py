@@ -96,7 +96,7 @@ def _resign(token: str, change: Callable[[bytes], bytes]) -> str:
         (lambda t: t + "==", "malformed"),
         (lambda t: t.rsplit(".", 1)[0], "malformed"),
         (lambda t: t + ".x", "malformed"),
-        (lambda t: "es2" + t[3:], "unsupported_version"),
+        (lambda t: "es3" + t[3:], "unsupported_version"),
         (lambda t: t.replace(".k1.", ".k9.", 1), "unknown_key"),
         (lambda t: t.replace(".k1.", ".k 1.", 1), "malformed"),
         (lambda t: " " + t, "unsupported_version"),

@@ -14,7 +14,7 @@ from edge_support import Worker, get, py, wait_for_config, wait_until
 
 from edgesplit import load_config
 from edgesplit.core import assign, verify_token
-from servers import CONFIG, DECISION_HEADER, KEYRING
+from servers import CONFIG, DECISION_HEADER, KEYRING, MANIFESTS
 
 CONFIG_OBJ = load_config(CONFIG)
 
@@ -48,7 +48,7 @@ def test_client_decision_header_is_stripped_and_the_origin_header_verifies(worke
     forged = "es1.test-key.eyJhIjp7Imhlcm8iOiJib2xkIn19.AAAA"
     _, _, body = get(worker, "/echo", "visitor-abcdef12", {DECISION_HEADER: forged})
     assert body["decision_header"] != forged
-    result = verify_token(body["decision_header"], KEYRING, time.time())
+    result = verify_token(body["decision_header"], KEYRING, time.time(), manifests=MANIFESTS)
     assert result.ok and result.claims is not None and result.claims.visitor_id == "visitor-abcdef12"
     assert dict(result.claims.assignments) == expected("visitor-abcdef12", "/echo")
 

@@ -10,6 +10,9 @@ from typing import Any
 
 from edge_support import Worker, patched, wait_for_config, wait_until
 
+from edgesplit import load_config
+from servers import known
+
 FRAGILE: dict[str, Any] = {
     "schema_version": 1,
     "version": "edge-guard-1",
@@ -23,6 +26,9 @@ FRAGILE: dict[str, Any] = {
         }
     ],
 }
+
+
+known(load_config(FRAGILE))  # the test origin reads the Worker's compact decisions
 
 
 def visit(worker: Worker, visitor: str, path: str = "/fragile") -> tuple[int, dict]:

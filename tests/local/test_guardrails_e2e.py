@@ -16,7 +16,7 @@ import aiohttp
 from edgesplit import load_config
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
-from servers import KEYRING, TestOrigin, start_app
+from servers import KEYRING, TestOrigin, known, start_app
 
 EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"
 
@@ -56,7 +56,7 @@ async def test_harmful_variant_is_paused_and_everyone_gets_control(tmp_path: Pat
         guardrail_interval=0.2,
         reload_interval=0.1,
     )
-    service = ProxyService(options, load_config(str(config_path)), KEYRING, outbox=outbox)
+    service = ProxyService(options, known(load_config(str(config_path))), KEYRING, outbox=outbox)
     await service.start()
     base = f"http://127.0.0.1:{service.port}"
     try:
@@ -138,7 +138,7 @@ async def test_bandit_visitors_keep_their_variant_through_the_decision_cookie(tm
     }
     service = ProxyService(
         ProxyOptions(origin=f"http://127.0.0.1:{port}", port=0, queue_dir=str(tmp_path)),
-        load_config(document),
+        known(load_config(document)),
         KEYRING,
         outbox=MemoryOutbox(),
     )

@@ -14,7 +14,7 @@ from local_stack import Stack, until
 
 from edgesplit import load_config
 from edgesplit.core import assign, verify_token
-from servers import CONFIG, DECISION_HEADER, KEYRING
+from servers import CONFIG, DECISION_HEADER, KEYRING, MANIFESTS
 
 CONFIG_OBJ = load_config(CONFIG)
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
@@ -92,7 +92,7 @@ async def test_client_sent_decision_header_never_reaches_the_origin(stack: Stack
 
 async def test_origin_header_verifies_and_carries_the_decision(stack: Stack) -> None:
     _, body = await stack.get("/echo", "visitor-abcdef12", headers=BROWSER)
-    result = verify_token(body["decision_header"], KEYRING, time.time())
+    result = verify_token(body["decision_header"], KEYRING, time.time(), manifests=MANIFESTS)
     assert result.ok and result.claims is not None
     assert result.claims.config_version == "e2e-1" and result.claims.visitor_id == "visitor-abcdef12"
     assert dict(result.claims.assignments) == expected("visitor-abcdef12", "/echo")
@@ -265,7 +265,10 @@ async def test_config_changes_are_picked_up_and_bad_ones_refused(stack: Stack, t
     await until(refused_once)
     assert (await health())["config_version"] == "e2e-2"
     _, body = await stack.get("/echo", "visitor-abcdef12")
-    assert verify_token(body["decision_header"], KEYRING, time.time()).claims.config_version == "e2e-2"
+    assert (
+        verify_token(body["decision_header"], KEYRING, time.time(), manifests=MANIFESTS).claims.config_version
+        == "e2e-2"
+    )
 
 
 async def test_cache_hits_are_not_signed(stack: Stack) -> None:

@@ -19,7 +19,7 @@ from edgesplit import load_config
 from edgesplit.core import assign
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
-from edgesplit.origin import WSGI_KEY, EdgesplitMiddleware, EdgesplitWSGIMiddleware, variant
+from edgesplit.origin import WSGI_KEY, EdgesplitMiddleware, EdgesplitWSGIMiddleware, ManifestFetcher, variant
 from servers import CONFIG, KEYRING
 
 flask = pytest.importorskip("flask")
@@ -28,6 +28,9 @@ uvicorn = pytest.importorskip("uvicorn")
 django_conf = pytest.importorskip("django.conf")
 
 CONFIG_OBJ = load_config(CONFIG)
+# Compact decisions name experiments by position: the origins fetch the names from the proxy's
+# published manifest (its port is known once the proxy runs).
+MANIFESTS = ManifestFetcher("http://127.0.0.1:9/not-started/")
 
 
 def answer(decision) -> dict:  # noqa: ANN001
@@ -41,7 +44,7 @@ def flask_app(require: bool) -> object:
     def page(name: str) -> object:
         return flask.jsonify(answer(flask.request.environ[WSGI_KEY]))
 
-    app.wsgi_app = EdgesplitWSGIMiddleware(app.wsgi_app, KEYRING, require=require)  # type: ignore[method-assign]
+    app.wsgi_app = EdgesplitWSGIMiddleware(app.wsgi_app, KEYRING, require=require, manifests=MANIFESTS)  # type: ignore[method-assign]
     return app
 
 
@@ -60,7 +63,7 @@ def django_app(require: bool) -> object:
         django.setup()
     from django.core.wsgi import get_wsgi_application
 
-    return EdgesplitWSGIMiddleware(get_wsgi_application(), KEYRING, require=require)
+    return EdgesplitWSGIMiddleware(get_wsgi_application(), KEYRING, require=require, manifests=MANIFESTS)
 
 
 def _django_view(request, name: str):  # noqa: ANN001, ANN202
@@ -83,7 +86,7 @@ def starlette_app(require: bool) -> object:
         return JSONResponse(answer(request.state.edgesplit))
 
     app = starlette_applications.Starlette(routes=[Route("/page/{name}", page)])
-    app.add_middleware(EdgesplitMiddleware, keyring=KEYRING, require=require)
+    app.add_middleware(EdgesplitMiddleware, keyring=KEYRING, require=require, manifests=MANIFESTS)
     return app
 
 
@@ -142,6 +145,8 @@ async def test_decisions_arrive_verified_through_the_proxy(framework: str, tmp_p
         outbox=MemoryOutbox(),
     )
     await service.start()
+    MANIFESTS.base_url = f"http://127.0.0.1:{service.port}/__edgesplit/manifest/"
+    MANIFESTS._failed.clear()  # noqa: SLF001 - the fetcher remembers failures; this origin is new
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as client:
             for n in range(20):

@@ -56,3 +56,24 @@ def test_missing_or_forged_decisions_give_the_default_with_an_error(
 def test_other_types_are_a_type_mismatch(client) -> None:  # noqa: ANN001
     details = client.get_integer_details("hero", 7, context(token(hero="bold")))
     assert (details.value, details.error_code) == (7, ErrorCode.TYPE_MISMATCH)
+
+
+def test_compact_decisions_read_through_the_manifest() -> None:
+    from edgesplit.core import Manifest, ManifestBook
+
+    manifest = Manifest.of([("hero", ["control", "bold"]), ("price", ["control", "low"])])
+    now = int(time.time())
+    compact = sign_token(
+        DecisionClaims("visitor-1", {"hero": "bold"}, "cfg", now, now + 300, manifest=manifest), KEYRING
+    )
+    assert compact.startswith("es2.")
+    openfeature_api.set_provider(EdgesplitProvider(KEYRING, manifests=ManifestBook([manifest])))
+    try:
+        reader = openfeature_api.get_client()
+        assert reader.get_string_value("hero", "control", context(compact)) == "bold"
+        openfeature_api.set_provider(EdgesplitProvider(KEYRING))
+        details = reader.get_string_details("hero", "control", context(compact))
+        assert (details.value, details.error_code) == ("control", ErrorCode.PARSE_ERROR)
+        assert "unknown_manifest" in (details.error_message or "")
+    finally:
+        openfeature_api.clear_providers()

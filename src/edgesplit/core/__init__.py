@@ -12,6 +12,7 @@ from .evaluate import assign, assign_control, is_targeted, parse_forced_variants
 from .experiments import Experiment, Namespace, Variant
 from .hashing import fnv1a32, growthbook_hash, make_hasher, native_hash
 from .keys import HmacKey, Keyring, browser_keys, parse_keyring, parse_keyring_text
+from .manifest import Manifest, ManifestBook
 
 __all__ = [
     "Assignment",
@@ -24,6 +25,8 @@ __all__ = [
     "HmacKey",
     "Keyring",
     "KeyringError",
+    "Manifest",
+    "ManifestBook",
     "Namespace",
     "Overrides",
     "Problem",

@@ -17,6 +17,7 @@ from .errors import ConfigError, Problem
 from .experiments import KEY_HELP, KEY_PATTERN, Experiment, parse_experiment
 from .holdout import Holdout, parse_holdout
 from .settings import SETTINGS_SECTIONS, Settings, parse_settings
+from .token_budget import check_token_budget
 from .validation import Reader, child_path
 
 __all__ = [
@@ -147,6 +148,7 @@ def parse_config(document: Any) -> Config:
         experiments.append((i, experiment))
     _check_namespaces(reader, experiments)
     holdout = parse_holdout(reader, obj["holdout"], "holdout", seen) if "holdout" in obj else None
+    check_token_budget(reader, [experiment for _, experiment in experiments], version)
     settings = parse_settings(reader, obj)
 
     if reader.problems:

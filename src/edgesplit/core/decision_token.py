@@ -18,6 +18,15 @@ Format (ASCII, safe in a header and a cookie value)::
 
 ``signature`` is base64url of the key's signature over ``es1.<key id>.<payload>``. The
 verifier picks the algorithm from its own keyring by key id, never from the token.
+
+``es2.<key id>.<payload>.<signature>`` is the compact form (``compact_token.py``): the same
+claims with experiments and variants as positions in a manifest (``manifest.py``) whose id is
+signed in. It is signed when the claims carry a manifest; verifiers read both forms, so the
+``es1`` cookies visitors carry keep verifying. Verifying ``es2`` needs the manifest
+(``manifests=``); without it the token is refused as ``unknown_manifest``, never misread.
+
+Both forms: ``exp`` before ``iat``, or more than ``MAX_LIFETIME_SECONDS`` after it, is refused
+(``malformed``) even when the signature holds.
 """
 
 from __future__ import annotations
@@ -28,20 +37,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .b64 import b64url_decode, b64url_encode
+from .compact_token import Packed, pack, unpack
 from .keys import KEY_ID_PATTERN, Keyring
+from .manifest import Manifest, ManifestLookup
 
 __all__ = [
     "DecisionClaims",
     "Verification",
     "sign_token",
+    "token_length_bound",
     "verify_token",
     "TOKEN_VERSION",
+    "COMPACT_TOKEN_VERSION",
     "MAX_TOKEN_LENGTH",
+    "MAX_LIFETIME_SECONDS",
     "REJECTION_REASONS",
 ]
 
 TOKEN_VERSION = "es1"
+COMPACT_TOKEN_VERSION = "es2"
 MAX_TOKEN_LENGTH = 8192
+MAX_LIFETIME_SECONDS = 400 * 86_400
+"""Browsers keep no cookie longer than 400 days; a longer-lived token is a minting error."""
 DEFAULT_LEEWAY_SECONDS = 60
 REJECTION_REASONS = (
     "malformed",
@@ -51,6 +68,7 @@ REJECTION_REASONS = (
     "bad_signature",
     "expired",
     "not_yet_valid",
+    "unknown_manifest",
 )
 
 
@@ -64,6 +82,8 @@ class DecisionClaims:
     held_out: frozenset[str] = field(default_factory=frozenset)
     holdout: frozenset[str] = field(default_factory=frozenset)
     """Experiments this visitor is held out of by the global holdout (payload field ``h``)."""
+    manifest: Manifest | None = field(default=None, compare=False, repr=False)
+    """Set: signed as ``es2`` against this manifest (and set on claims read from ``es2``)."""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -77,6 +97,8 @@ class DecisionClaims:
             doc["o"] = sorted(self.held_out)
         if self.holdout:
             doc["h"] = sorted(self.holdout)
+        if self.manifest is not None:
+            doc["m"] = self.manifest.id
         return doc
 
     @classmethod
@@ -87,6 +109,7 @@ class DecisionClaims:
         config_version: str,
         now: float,
         ttl_seconds: int,
+        manifest: Manifest | None = None,
     ) -> DecisionClaims:
         """Claims for the assignments ``assign`` returned (only those that apply are kept)."""
         applied = {key: a.variant for key, a in assignments.items() if a.variant is not None}
@@ -95,7 +118,22 @@ class DecisionClaims:
         )
         holdout = frozenset(key for key, a in assignments.items() if a.reason == "holdout")
         issued = int(now)
-        return cls(visitor_id, applied, config_version, issued, issued + ttl_seconds, held_out, holdout)
+        return cls(
+            visitor_id, applied, config_version, issued, issued + ttl_seconds, held_out, holdout, manifest
+        )
+
+    @classmethod
+    def from_packed(cls, packed: Packed) -> DecisionClaims:
+        return cls(
+            packed.visitor_id,
+            packed.assignments,
+            packed.config_version,
+            packed.issued_at,
+            packed.expires_at,
+            packed.held_out,
+            packed.holdout,
+            packed.manifest,
+        )
 
     @classmethod
     def from_json(cls, doc: Any) -> DecisionClaims | None:
@@ -134,12 +172,43 @@ class Verification:
         return self.ok
 
 
+def _payload(claims: DecisionClaims) -> tuple[str, bytes]:
+    if claims.manifest is None:
+        text = json.dumps(claims.to_json(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        return TOKEN_VERSION, text.encode("utf-8", "surrogatepass")
+    packed = pack(
+        claims.manifest,
+        visitor_id=claims.visitor_id,
+        assignments=claims.assignments,
+        held_out=claims.held_out,
+        holdout=claims.holdout,
+        config_version=claims.config_version,
+        issued_at=claims.issued_at,
+        expires_at=claims.expires_at,
+    )
+    return COMPACT_TOKEN_VERSION, packed
+
+
+def token_length_bound(claims: DecisionClaims) -> int:
+    """The most characters these claims can take once signed, whatever the key (a 64-character
+    id, a 64-byte Ed25519 signature)."""
+    return len(TOKEN_VERSION) + 1 + 64 + 1 + -(-len(_payload(claims)[1]) * 4 // 3) + 1 + 86
+
+
 def sign_token(claims: DecisionClaims, keyring: Keyring) -> str:
+    """``es2`` when the claims carry a manifest, else ``es1``."""
     key = keyring.signer
-    payload = json.dumps(claims.to_json(), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    signing_input = f"{TOKEN_VERSION}.{key.id}.{b64url_encode(payload.encode('utf-8', 'surrogatepass'))}"
+    version, payload = _payload(claims)
+    signing_input = f"{version}.{key.id}.{b64url_encode(payload)}"
     signature = key.sign(signing_input.encode("ascii"))
     return f"{signing_input}.{b64url_encode(signature)}"
+
+
+def _es1_claims(payload: bytes) -> DecisionClaims | None:
+    try:
+        return DecisionClaims.from_json(json.loads(payload.decode("utf-8", "surrogatepass")))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _reject(reason: str, key_id: str | None = None) -> Verification:
@@ -147,12 +216,18 @@ def _reject(reason: str, key_id: str | None = None) -> Verification:
 
 
 def verify_token(
-    token: Any, keyring: Keyring, now: float, *, leeway: float = DEFAULT_LEEWAY_SECONDS
+    token: Any,
+    keyring: Keyring,
+    now: float,
+    *,
+    leeway: float = DEFAULT_LEEWAY_SECONDS,
+    manifests: ManifestLookup | None = None,
 ) -> Verification:
     """Check a token's form, key, signature and lifetime. Never raises.
 
     ``now`` is the caller's clock (epoch seconds); ``leeway`` absorbs clock skew between the
-    edge that signed and the origin that verifies.
+    edge that signed and the origin that verifies; ``manifests`` names an ``es2`` token's
+    positions (a ``ManifestBook``, or any manifest id -> ``Manifest | None``).
     """
     # 1. Bounded, ASCII, four dot-separated parts.
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
@@ -161,7 +236,7 @@ def verify_token(
     if len(parts) != 4:
         return _reject("malformed")
     version, key_id, payload_text, signature_text = parts
-    if version != TOKEN_VERSION:
+    if version not in (TOKEN_VERSION, COMPACT_TOKEN_VERSION):
         return _reject("unsupported_version")
     if KEY_ID_PATTERN.fullmatch(key_id) is None:
         return _reject("malformed")
@@ -179,11 +254,14 @@ def verify_token(
     if not key.verify(f"{version}.{key_id}.{payload_text}".encode("ascii"), signature):
         return _reject("bad_signature", key_id)
     # 4. The payload's shape and lifetime.
-    try:
-        claims = DecisionClaims.from_json(json.loads(payload.decode("utf-8", "surrogatepass")))
-    except (ValueError, RecursionError):
-        claims = None
-    if claims is None:
+    if version == TOKEN_VERSION:
+        claims = _es1_claims(payload)
+    else:
+        packed = unpack(payload, manifests)
+        if isinstance(packed, str):
+            return _reject(packed, key_id)
+        claims = DecisionClaims.from_packed(packed)
+    if claims is None or not 0 <= claims.expires_at - claims.issued_at <= MAX_LIFETIME_SECONDS:
         return _reject("malformed", key_id)
     if now >= claims.expires_at + leeway:
         return _reject("expired", key_id)

@@ -90,6 +90,9 @@ class DecisionSettings:
     on_failure: str = "control"
     """When deciding fails: ``control`` sends a signed all-control decision (origins that require
     the header keep working); ``none`` sends the request on without a decision."""
+    token_format: str = "es2"
+    """``es2``: compact, experiments as positions in the published manifest (docs/decision-tokens.md);
+    ``es1``: names in JSON, for origins not yet given manifests (its size bound is far lower)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +235,15 @@ def _decision(reader: Reader, value: Any, path: str) -> DecisionSettings:
         reader.expect_object(
             value,
             path,
-            optional=("header", "ttl_seconds", "cookie", "cookie_ttl_seconds", "pin_cookie", "on_failure"),
+            optional=(
+                "header",
+                "ttl_seconds",
+                "cookie",
+                "cookie_ttl_seconds",
+                "pin_cookie",
+                "on_failure",
+                "token_format",
+            ),
         )
         or {}
     )
@@ -248,6 +259,10 @@ def _decision(reader: Reader, value: Any, path: str) -> DecisionSettings:
             obj.get("on_failure", d.on_failure), child_path(path, "on_failure"), ("control", "none")
         )
         or d.on_failure,
+        reader.expect_choice(
+            obj.get("token_format", d.token_format), child_path(path, "token_format"), ("es2", "es1")
+        )
+        or d.token_format,
     )
 
 

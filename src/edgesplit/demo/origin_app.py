@@ -9,11 +9,12 @@ import time
 
 from aiohttp import web
 
-from ..core import Keyring, verify_token
+from ..core import Keyring, ManifestBook, verify_token
 
 __all__ = ["client_tag", "make_origin_app"]
 
 KEYRING_KEY = web.AppKey("keyring", Keyring)
+MANIFESTS_KEY = web.AppKey("manifests", ManifestBook)
 HEADER_KEY = web.AppKey("header", str)
 CLIENT_TAG_KEY = web.AppKey("client_tag", str)
 
@@ -72,7 +73,11 @@ async def _render(request: web.Request) -> web.Response:
         return web.Response(status=404, text="not found", headers={"Cache-Control": "public, s-maxage=60"})
     title, experiment, copy, cache_control = PAGES[path]
     token = request.headers.get(request.app[HEADER_KEY])
-    result = verify_token(token, request.app[KEYRING_KEY], time.time()) if token else None
+    result = (
+        verify_token(token, request.app[KEYRING_KEY], time.time(), manifests=request.app[MANIFESTS_KEY])
+        if token
+        else None
+    )
     if result is not None and result.ok and result.claims is not None:
         variant = result.claims.assignments.get(experiment, "control")
         status = f'<p class="ok">Decision verified (key <code>{html.escape(result.key_id or "")}</code>).</p>'
@@ -103,10 +108,14 @@ async def _static(request: web.Request) -> web.Response:
     )
 
 
-def make_origin_app(keyring: Keyring, decision_header: str, head: str = "") -> web.Application:
-    """``head``: extra markup for every page's <head> (the demo passes ``client_tag(...)``)."""
+def make_origin_app(
+    keyring: Keyring, decision_header: str, head: str = "", manifests: ManifestBook | None = None
+) -> web.Application:
+    """``head``: extra markup for every page's <head> (the demo passes ``client_tag(...)``);
+    ``manifests``: what names compact decisions (the demo's origin holds the config)."""
     app = web.Application()
     app[KEYRING_KEY] = keyring
+    app[MANIFESTS_KEY] = manifests if manifests is not None else ManifestBook()
     app[HEADER_KEY] = decision_header
     app[CLIENT_TAG_KEY] = head
     app.router.add_get("/static/{name}", _static)

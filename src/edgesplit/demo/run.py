@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .. import load_config
-from ..core import HmacKey, Keyring, browser_keys
+from ..core import HmacKey, Keyring, Manifest, ManifestBook, browser_keys
 from ..local.service import ProxyOptions, ProxyService
 from ..local.vendor_sim import VendorSimulator
 from . import DEMO_CONFIG_PATH
@@ -67,7 +67,8 @@ class DemoStack:
         config = load_config(self.config_path)
         prefix = config.settings.admin.path_prefix
         head = client_tag(prefix, browser_keys(self.keyring))
-        origin_app = make_origin_app(self.keyring, config.settings.decision.header, head)
+        manifests = ManifestBook([Manifest.from_config(config)])
+        origin_app = make_origin_app(self.keyring, config.settings.decision.header, head, manifests)
         origin_runner, self.origin_port = await _start(origin_app, self.host, self.origin_port)
         vendor_runner, self.vendor_port = await _start(self.vendor.app(), self.host, self.vendor_port)
         self._runners = [origin_runner, vendor_runner]

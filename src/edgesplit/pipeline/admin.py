@@ -12,6 +12,7 @@ path                auth    what
 ``/verify.mjs``     none    the token verifier it imports (also usable on its own)
 ``/ofrep/v1/...``   API key OFREP evaluation (off by default; docs/ofrep.md)
 ``/debug``          token   POST: sets or clears the browser's decision-trace cookie
+``/manifest/<id>``  none    the names behind compact (es2) tokens (docs/decision-tokens.md)
 ==================  ======  =====================================================================
 
 "token" is the admin token (``Authorization: Bearer`` or the signed-in session cookie); without
@@ -30,6 +31,7 @@ from ..status.page import STATUS_CSP, render_login_page, render_status_page
 from .client_script import CLIENT_SCRIPT, VERIFY_MODULE
 from .cookies import format_set_cookie, parse_cookie_header
 from .http import Headers, ProxyRequest, ProxyResponse, plain_response
+from .manifests import manifest_response
 from .metrics import Metrics
 from .ports import Clock, StatusSource
 from .trace import debug_cookie_response
@@ -81,6 +83,8 @@ class AdminRoutes:
             response = plain_response(200, script, "text/javascript; charset=utf-8")
             response.headers.set("cache-control", "public, max-age=300")
             return response
+        if subpath.startswith("/manifest/"):
+            return manifest_response(self.config.current, subpath[len("/manifest/") :])
         if subpath == "/metrics":
             return await self._metrics(request)
         if subpath == "/debug":

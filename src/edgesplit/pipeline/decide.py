@@ -26,6 +26,7 @@ from .attributes import RequestAttributes
 from .cookies import format_set_cookie
 from .http import Headers, ProxyRequest
 from .identity import identity_cookie, resolve_identity
+from .manifests import for_signing, manifests_for
 from .policy import classify
 
 __all__ = ["Decision", "control_decision", "decide", "NO_DECISION"]
@@ -51,18 +52,22 @@ NO_DECISION = Decision()
 DECISION_COOKIE_REFRESH_SECONDS = 3600
 
 
-def _previous_claims(existing: str | None, keyring: Keyring, now: float) -> DecisionClaims | None:
+def _previous_claims(
+    existing: str | None, keyring: Keyring, now: float, config: Config
+) -> DecisionClaims | None:
     """The visitor's verified decision cookie, if any (forged or expired ones count for nothing)."""
     if not existing:
         return None
-    current = verify_token(existing, keyring, now)
+    current = verify_token(existing, keyring, now, manifests=manifests_for(config))
     return current.claims if current.ok else None
 
 
-def _pins(existing: str | None, keyring: Keyring, now: float, visitor_id: str) -> dict[str, str] | None:
+def _pins(
+    existing: str | None, keyring: Keyring, now: float, visitor_id: str, config: Config
+) -> dict[str, str] | None:
     """The session pin the browser script set after it saw drift: a verified earlier token of
     this same visitor; only experiments the visitor was really in are kept."""
-    claims = _previous_claims(existing, keyring, now)
+    claims = _previous_claims(existing, keyring, now, config)
     if claims is None or claims.visitor_id != visitor_id:
         return None
     return {key: variant for key, variant in claims.assignments.items() if key not in claims.held_out} or None
@@ -89,6 +94,7 @@ def _decision_cookie(
         claims.issued_at + settings.decision.cookie_ttl_seconds,
         claims.held_out,
         claims.holdout,
+        claims.manifest,
     )
     return format_set_cookie(
         settings.decision.cookie,
@@ -127,15 +133,18 @@ def decide(
             settings.identity, cookies, headers, new_id, persist=participation.consent
         )
         visitor_id, set_cookie = identity.visitor_id, identity.set_cookie
-        previous = _previous_claims(cookies.get(settings.decision.cookie), keyring, now)
+        previous = _previous_claims(cookies.get(settings.decision.cookie), keyring, now, config)
         if previous is not None and previous.visitor_id != visitor_id:
             previous = None
         sticky = previous.assignments if previous is not None else None
-        pins = _pins(cookies.get(settings.decision.pin_cookie), keyring, now, visitor_id)
+        pins = _pins(cookies.get(settings.decision.pin_cookie), keyring, now, visitor_id, config)
         assignments = assign(config, visitor_id, attributes, sticky, pins)
     vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
-    claims = DecisionClaims.from_assignments(
-        visitor_id, assignments, config.version, now, settings.decision.ttl_seconds
+    claims = for_signing(
+        config,
+        DecisionClaims.from_assignments(
+            visitor_id, assignments, config.version, now, settings.decision.ttl_seconds
+        ),
     )
     exposures: tuple[dict[str, Any], ...] = ()
     decision_cookie = None
@@ -173,7 +182,10 @@ def control_decision(
     vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
     if not vector:
         return NO_DECISION
-    claims = DecisionClaims.from_assignments(
-        "", assignments, config.version, now, config.settings.decision.ttl_seconds
+    claims = for_signing(
+        config,
+        DecisionClaims.from_assignments(
+            "", assignments, config.version, now, config.settings.decision.ttl_seconds
+        ),
     )
     return Decision("", assignments, vector, claims)

@@ -24,6 +24,7 @@ from .cookies import parse_cookie_header, remove_cookie
 from .decide import NO_DECISION, Decision, control_decision, decide
 from .failures import FailOpen
 from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
+from .manifests import manifests_for
 from .metrics import Metrics
 from .ofrep import OfrepRoutes
 from .ports import (
@@ -329,7 +330,7 @@ class Pipeline:
         cookies = parse_cookie_header("; ".join(request.headers.get_all("cookie")) or None)
         fallback = cookies.get(settings.decision.cookie) or request.headers.get(settings.decision.header)
         result = (
-            parse_track(body, fallback, self.keyring, self.clock.now())
+            parse_track(body, fallback, self.keyring, self.clock.now(), manifests_for(self.config.current))
             if body is not None
             else TrackError(413, "body larger than 16384 bytes")
         )

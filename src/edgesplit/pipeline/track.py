@@ -40,6 +40,7 @@ from typing import Any
 from ..core import DecisionClaims, Keyring, verify_token
 from ..core.events import exposure_event, idempotency_key, utc_iso
 from ..core.holdout import HOLDOUT_VARIANT, holdout_assignments
+from ..core.manifest import ManifestLookup
 
 __all__ = ["TrackError", "parse_track", "MAX_TRACK_BODY"]
 
@@ -79,10 +80,12 @@ def _timestamp(value: Any, now: float) -> float | TrackError:
     return epoch
 
 
-def _claims(token: Any, keyring: Keyring, now: float, field: str) -> DecisionClaims | TrackError:
+def _claims(
+    token: Any, keyring: Keyring, now: float, field: str, manifests: ManifestLookup | None
+) -> DecisionClaims | TrackError:
     if token is None:
         return TrackError(401, f"{field}: a decision token is required")
-    verification = verify_token(token, keyring, now)
+    verification = verify_token(token, keyring, now, manifests=manifests)
     if not verification.ok or verification.claims is None:
         return TrackError(401, f"{field}: {verification.reason}")
     if not verification.claims.visitor_id:
@@ -91,7 +94,11 @@ def _claims(token: Any, keyring: Keyring, now: float, field: str) -> DecisionCla
 
 
 def parse_track(
-    body: bytes, fallback_token: str | None, keyring: Keyring, now: float
+    body: bytes,
+    fallback_token: str | None,
+    keyring: Keyring,
+    now: float,
+    manifests: ManifestLookup | None = None,
 ) -> dict[str, Any] | TrackError:
     """A conversion or a drift report, checked (see the module docstring)."""
     if len(body) > MAX_TRACK_BODY:
@@ -110,16 +117,20 @@ def parse_track(
     if unknown:
         return TrackError(400, f"unknown field {unknown[0]!r}")
     parse = {"drift": _drift, "exposure": _exposure}.get(kind, _conversion)
-    return parse(payload, fallback_token, keyring, now)
+    return parse(payload, fallback_token, keyring, now, manifests)
 
 
 def _exposure(
-    payload: dict[str, Any], fallback_token: str | None, keyring: Keyring, now: float
+    payload: dict[str, Any],
+    fallback_token: str | None,
+    keyring: Keyring,
+    now: float,
+    manifests: ManifestLookup | None,
 ) -> dict[str, Any] | TrackError:
     experiment = payload.get("experiment")
     if not isinstance(experiment, str) or not _KEY.fullmatch(experiment):
         return TrackError(400, "experiment: required, 1-128 letters, digits or _ . : -")
-    claims = _claims(payload.get("token", fallback_token), keyring, now, "token")
+    claims = _claims(payload.get("token", fallback_token), keyring, now, "token", manifests)
     if isinstance(claims, TrackError):
         return claims
     if experiment in claims.holdout:
@@ -136,7 +147,11 @@ def _exposure(
 
 
 def _drift(
-    payload: dict[str, Any], fallback_token: str | None, keyring: Keyring, now: float
+    payload: dict[str, Any],
+    fallback_token: str | None,
+    keyring: Keyring,
+    now: float,
+    manifests: ManifestLookup | None,
 ) -> dict[str, Any] | TrackError:
     names = {}
     for field in ("experiment", "expected", "observed"):
@@ -145,10 +160,10 @@ def _drift(
             return TrackError(400, f"{field}: required, 1-128 letters, digits or _ . : -")
         names[field] = value
     experiment, expected, observed = names["experiment"], names["expected"], names["observed"]
-    first = _claims(payload.get("first_token"), keyring, now, "first_token")
+    first = _claims(payload.get("first_token"), keyring, now, "first_token", manifests)
     if isinstance(first, TrackError):
         return first
-    current = _claims(payload.get("token", fallback_token), keyring, now, "token")
+    current = _claims(payload.get("token", fallback_token), keyring, now, "token", manifests)
     if isinstance(current, TrackError):
         return current
     if first.visitor_id != current.visitor_id:
@@ -173,7 +188,11 @@ def _drift(
 
 
 def _conversion(
-    payload: dict[str, Any], fallback_token: str | None, keyring: Keyring, now: float
+    payload: dict[str, Any],
+    fallback_token: str | None,
+    keyring: Keyring,
+    now: float,
+    manifests: ManifestLookup | None,
 ) -> dict[str, Any] | TrackError:
     name = payload.get("event")
     if not isinstance(name, str) or not _EVENT.fullmatch(name):
@@ -189,7 +208,7 @@ def _conversion(
     when = _timestamp(payload.get("timestamp"), now)
     if isinstance(when, TrackError):
         return when
-    claims = _claims(payload.get("token", fallback_token), keyring, now, "token")
+    claims = _claims(payload.get("token", fallback_token), keyring, now, "token", manifests)
     if isinstance(claims, TrackError):
         return claims
     timestamp = utc_iso(when)
