@@ -144,8 +144,11 @@ class ProxyService:
         self.runner: web.AppRunner | None = None
         self.port = options.port
 
+    def make_app(self) -> web.Application:
+        return make_app(self.pipeline)
+
     async def start(self) -> None:
-        app = make_app(self.pipeline)
+        app = self.make_app()
         self.runner = web.AppRunner(
             app, access_log=log if self.options.access_log else None, handle_signals=False
         )
