@@ -121,7 +121,7 @@ class NginxStack:
 
 
 def write_nginx_conf(
-    tmp_path: Path, decide_port: int, origin_port: int, *, fail_open: bool = True
+    tmp_path: Path, decide: int | str, origin_port: int, *, fail_open: bool = True
 ) -> tuple[Path, Path, int]:
     state = tmp_path / "nginx"
     state.mkdir(exist_ok=True)
@@ -130,7 +130,7 @@ def write_nginx_conf(
         load_config(CONFIG),
         NginxConfigOptions(
             origin=f"http://127.0.0.1:{origin_port}",
-            decide=f"127.0.0.1:{decide_port}",
+            decide=decide if isinstance(decide, str) else f"127.0.0.1:{decide}",
             listen=f"127.0.0.1:{port}",
             state_dir=str(state),
             epoch_file=str(tmp_path / "epoch.conf"),
@@ -145,7 +145,9 @@ def write_nginx_conf(
     return state, conf, port
 
 
-def decision_service(tmp_path: Path, outbox: Any, **proxy: Any) -> DecisionService:
+def decision_service(
+    tmp_path: Path, outbox: Any, unix_socket: str | None = None, **proxy: Any
+) -> DecisionService:
     config_path = tmp_path / "config.json"
     if not config_path.exists():
         config_path.write_text(json.dumps(CONFIG))
@@ -161,19 +163,24 @@ def decision_service(tmp_path: Path, outbox: Any, **proxy: Any) -> DecisionServi
         epoch_file=str(tmp_path / "epoch.conf"),
         nginx_pid_file=str(tmp_path / "nginx" / "nginx.pid"),
         decision_cache_seconds=30,
+        unix_socket=unix_socket,
     )
     return DecisionService(options, nginx, load_config(str(config_path)), KEYRING, outbox=outbox)
 
 
 @contextlib.asynccontextmanager
-async def open_stack(tmp_path: Path, outbox: Any, **proxy: Any) -> AsyncIterator[NginxStack]:
+async def open_stack(
+    tmp_path: Path, outbox: Any, *, unix: bool = False, **proxy: Any
+) -> AsyncIterator[NginxStack]:
     """The test origin, the decision service and nginx, started in that order, stopped in reverse."""
     binary = require_nginx()
     origin = TestOrigin()
     origin_runner, origin_port = await start_app(origin.app())
-    service = decision_service(tmp_path, outbox, **proxy)
+    unix_socket = str(tmp_path / "decide.sock") if unix else None
+    service = decision_service(tmp_path, outbox, unix_socket, **proxy)
     await service.start()
-    state, conf, port = write_nginx_conf(tmp_path, service.port, origin_port)
+    decide = f"unix:{unix_socket}" if unix_socket else service.port
+    state, conf, port = write_nginx_conf(tmp_path, decide, origin_port)
     nginx = NginxProcess(binary, state, conf, port)
     client = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
     try:

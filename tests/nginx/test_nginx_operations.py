@@ -167,3 +167,21 @@ async def test_fail_closed_when_configured(tmp_path: Path) -> None:
     finally:
         nginx.stop()
         await origin_runner.cleanup()
+
+
+async def test_over_a_unix_socket_decisions_and_outcomes_work_alike(tmp_path: Path) -> None:
+    from edgesplit.local.memory_outbox import MemoryOutbox
+
+    async with open_stack(tmp_path, MemoryOutbox(), unix=True) as stack:
+        visitor = "unix-visitor-0001"
+        variant = assign(CONFIG_OBJ, visitor, {"path": "/page/unix"})["hero"].variant
+        for _ in range(2):
+            resp, body = await stack.get("/page/unix", visitor, headers=BROWSER)
+            assert resp.status == 200 and body["assignments"]["hero"] == variant
+        recorder = stack.service.guardrails.recorder
+
+        async def counted() -> bool:
+            return recorder._pending.get(("hero", variant), {}).get("requests", 0) == 2  # noqa: SLF001
+
+        await wait_until(counted, "outcomes over the Unix datagram socket")
+        assert (tmp_path / "decide.sock").exists()

@@ -40,6 +40,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
         nginx_pid_file=args.nginx_pid,
         decision_cache_seconds=args.decision_cache_seconds,
         outcomes_port=args.outcomes_port,
+        unix_socket=os.path.abspath(args.unix_socket) if args.unix_socket else None,
     )
     _run(serve_forever(DecisionService(options, nginx, config, _keyring(args.keys))))
     return 0
@@ -87,6 +88,11 @@ def add_nginx_commands(sub: Any) -> None:
     decide.add_argument("--config", required=True, help="path to the JSON configuration (watched)")
     decide.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     decide.add_argument("--port", type=int, default=8081, help="port to listen on (default 8081)")
+    decide.add_argument(
+        "--unix-socket",
+        help="listen on this Unix socket instead of --host/--port (nginx-config --decide unix:PATH); "
+        "cheaper than TCP on one machine. The outcome log then comes on PATH.outcomes",
+    )
     decide.add_argument("--keys", help="keyring JSON file (default: $EDGESPLIT_KEYS)")
     decide.add_argument("--vendor-url", help="a generic webhook vendor (named 'default') for event batches")
     decide.add_argument("--vendors", help="JSON file listing vendors (as for 'edgesplit serve')")

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..core import Config
-from .outcomes import TAG
+from .outcomes import TAG, outcomes_address
 from .protocol import CLIENT_IP, DECIDE_PATH, ORIGINAL_METHOD, ORIGINAL_SCHEME, ORIGINAL_URI
 
 __all__ = ["NginxConfigOptions", "render_nginx_config", "targeting_headers", "NginxConfigError"]
@@ -138,8 +138,10 @@ def render_nginx_config(config: Config, options: NginxConfigOptions) -> str:
     settings = config.settings
     state = options.state_dir.rstrip("/") or "/"
     epoch_file = options.epoch_file or f"{state}/edgesplit-epoch.conf"
-    decide_port = options.decide.rsplit(":", 1)[1] if not options.decide.startswith("unix:") else ""
-    outcomes_port = options.outcomes_port or (int(decide_port) if decide_port else None)
+    if options.decide.startswith("unix:"):
+        outcomes_server = "unix:" + outcomes_address(options.decide[len("unix:") :])
+    else:
+        outcomes_server = f"127.0.0.1:{options.outcomes_port or options.decide.rsplit(':', 1)[1]}"
     header = settings.decision.header
     prefix = settings.admin.path_prefix
     keyed = sorted(
@@ -286,11 +288,10 @@ def render_nginx_config(config: Config, options: NginxConfigOptions) -> str:
         "            add_header Set-Cookie $edgesplit_set_identity always;",
         "            add_header Set-Cookie $edgesplit_set_decision always;",
     ]
-    if outcomes_port:
-        out.append(
-            f"            access_log syslog:server=127.0.0.1:{outcomes_port},tag={TAG},nohostname"
-            " edgesplit_outcome if=$edgesplit_counted;"
-        )
+    out.append(
+        f"            access_log syslog:server={outcomes_server},tag={TAG},nohostname"
+        " edgesplit_outcome if=$edgesplit_counted;"
+    )
     out.append("        }")
     if options.fail_open:
         out += [

@@ -11,8 +11,12 @@ overload: the counts are a sample then, never invented (unknown experiments are 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
 from collections.abc import Callable
+from typing import Any
 
 from ..core import Assignment, Config
 from ..pipeline.decide import Decision
@@ -20,10 +24,15 @@ from ..pipeline.metrics import Metrics
 from ..pipeline.ports import ObserverPort
 from .protocol import known_assignments
 
-__all__ = ["OutcomeReceiver", "parse_outcome"]
+__all__ = ["OutcomeReceiver", "outcomes_address", "parse_outcome"]
 
 log = logging.getLogger("edgesplit.nginx.outcomes")
 TAG = "edgesplit"
+
+
+def outcomes_address(unix_socket: str) -> str:
+    """The datagram socket beside the service's Unix socket."""
+    return unix_socket + ".outcomes"
 
 
 def parse_outcome(datagram: bytes, config: Config) -> tuple[Decision, int, float] | None:
@@ -48,7 +57,7 @@ class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, receive: Callable[[bytes], None]) -> None:
         self.receive = receive
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes, addr: Any) -> None:
         self.receive(data)
 
 
@@ -62,6 +71,7 @@ class OutcomeReceiver:
         self.observer = observer
         self.metrics = metrics
         self._transport: asyncio.DatagramTransport | None = None
+        self._unix: socket.socket | None = None
 
     def receive(self, datagram: bytes) -> None:
         outcome = parse_outcome(datagram, self.config())
@@ -75,13 +85,34 @@ class OutcomeReceiver:
             log.exception("counting an nginx outcome failed")
 
     async def start(self) -> None:
+        """UDP on ``host:port``, or a Unix datagram socket when ``host`` is a path."""
         loop = asyncio.get_running_loop()
+        if self.host.startswith("/"):  # uvloop has no Unix datagram transport: read it ourselves
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.host)
+            unix = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            unix.bind(self.host)
+            unix.setblocking(False)
+            loop.add_reader(unix.fileno(), self._read_unix, unix)
+            self._unix = unix
+            return
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _Protocol(self.receive), local_addr=(self.host, self.port)
         )
-        self._transport = transport
         self.port = transport.get_extra_info("sockname")[1]
+        self._transport = transport
+
+    def _read_unix(self, unix: socket.socket) -> None:
+        for _ in range(256):  # whatever arrived, without starving the loop
+            try:
+                self.receive(unix.recv(4096))
+            except BlockingIOError:
+                return
 
     def stop(self) -> None:
         if self._transport is not None:
             self._transport.close()
+        if self._unix is not None:
+            asyncio.get_running_loop().remove_reader(self._unix.fileno())
+            self._unix.close()
+            self._unix = None

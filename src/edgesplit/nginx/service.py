@@ -8,8 +8,10 @@ per-variant cache. Each subrequest runs the very decision steps the proxy runs
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -22,7 +24,7 @@ from ..pipeline.decide import Decision
 from ..pipeline.http import plain_response
 from ..pipeline.request_decision import client_input
 from .link import NginxLink
-from .outcomes import OutcomeReceiver
+from .outcomes import OutcomeReceiver, outcomes_address
 from .protocol import DECIDE_PATH, answer_headers, cacheable_seconds, request_from_nginx
 
 __all__ = ["DecisionService", "NginxOptions"]
@@ -40,6 +42,9 @@ class NginxOptions:
     decision_cache_seconds: int = 30
     outcomes_port: int | None = None
     """UDP port for nginx's outcome log (None: the service's own port number)."""
+    unix_socket: str | None = None
+    """Listen on this Unix socket instead of TCP (cheaper for nginx on the same machine); the
+    outcome log then arrives on the datagram socket ``<path>.outcomes``."""
 
 
 class DecisionService(ProxyService):
@@ -63,6 +68,13 @@ class DecisionService(ProxyService):
         app.router.add_get(DECIDE_PATH, self._decide)
         app.router.add_route("*", "/{tail:.*}", self._admin)
         return app
+
+    def make_site(self, runner: web.AppRunner) -> web.BaseSite:
+        if self.nginx.unix_socket is None:
+            return super().make_site(runner)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.nginx.unix_socket)  # a socket left by an earlier run
+        return web.UnixSite(runner, self.nginx.unix_socket)
 
     def _cache_limit(self, config: Config) -> int:
         if self.link is None or self.link.published is not config:
@@ -107,7 +119,7 @@ class DecisionService(ProxyService):
         await super().start()
         port = self.nginx.outcomes_port if self.nginx.outcomes_port is not None else self.port
         self.outcomes = OutcomeReceiver(
-            self.options.host,
+            outcomes_address(self.nginx.unix_socket) if self.nginx.unix_socket else self.options.host,
             port,
             lambda: self.holder.current,
             self.guardrails.recorder,
