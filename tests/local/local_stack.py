@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +9,7 @@ import aiohttp
 
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyService
-from servers import TestOrigin
+from servers import TestOrigin, visit
 
 
 @dataclass
@@ -24,14 +23,4 @@ class Stack:
     async def get(
         self, path: str, visitor: str | None = None, **kwargs: Any
     ) -> tuple[aiohttp.ClientResponse, Any]:
-        headers = dict(kwargs.pop("headers", {}))
-        if visitor is not None:
-            headers["Cookie"] = f"edgesplit_id={visitor}"
-        async with self.client.request(
-            kwargs.pop("method", "GET"), self.base + path, headers=headers, **kwargs
-        ) as resp:
-            body = await resp.read()
-            try:
-                return resp, json.loads(body)
-            except ValueError:
-                return resp, body
+        return await visit(self.client, self.base + path, visitor, **kwargs)

@@ -27,7 +27,7 @@ from edgesplit import load_config
 from edgesplit.local.service import ProxyOptions
 from edgesplit.nginx.config_render import NginxConfigOptions, render_nginx_config
 from edgesplit.nginx.service import DecisionService, NginxOptions
-from servers import CONFIG, KEYRING, TestOrigin, start_app
+from servers import CONFIG, KEYRING, TestOrigin, start_app, visit
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
@@ -107,17 +107,7 @@ class NginxStack:
     async def get(
         self, path: str, visitor: str | None = None, **kwargs: Any
     ) -> tuple[aiohttp.ClientResponse, Any]:
-        headers = dict(kwargs.pop("headers", {}))
-        if visitor is not None:
-            headers["Cookie"] = f"edgesplit_id={visitor}"
-        async with self.client.request(
-            kwargs.pop("method", "GET"), self.base + path, headers=headers, **kwargs
-        ) as resp:
-            body = await resp.read()
-            try:
-                return resp, json.loads(body)
-            except ValueError:
-                return resp, body
+        return await visit(self.client, self.base + path, visitor, **kwargs)
 
 
 def write_nginx_conf(
