@@ -269,6 +269,7 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=1000, help="arrivals (= requests) per second")
     parser.add_argument("--duration", type=int, default=20, help="seconds per target")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--label", default="nginx", help="result files: OUT/LABEL.txt and OUT/LABEL.json")
     parser.add_argument(
         "--decide-over", choices=("unix", "tcp"), default="unix", help="nginx to decide (default unix)"
     )
@@ -367,7 +368,7 @@ def main() -> int:
         numbers["p50_added_ms"] = round(numbers["p50_ms"] - direct["p50_ms"], 1)
     command = (
         f".venv/bin/python bench/bench_nginx.py --rate {args.rate} --duration {args.duration}"
-        f" --decide-over {args.decide_over}"
+        f" --decide-over {args.decide_over} --label {args.label}"
     )
     lines = [
         f"# {command}",
@@ -384,8 +385,10 @@ def main() -> int:
     print(text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "nginx.txt").write_text(text)
-    (out / "nginx.json").write_text(json.dumps({"command": command, "results": results}, indent=2) + "\n")
+    (out / f"{args.label}.txt").write_text(text)
+    (out / f"{args.label}.json").write_text(
+        json.dumps({"command": command, "results": results}, indent=2) + "\n"
+    )
     if args.keep:
         print(f"work folder kept: {work}")
     else:
