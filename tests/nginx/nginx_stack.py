@@ -152,7 +152,7 @@ def decision_service(
     nginx = NginxOptions(
         epoch_file=str(tmp_path / "epoch.conf"),
         nginx_pid_file=str(tmp_path / "nginx" / "nginx.pid"),
-        decision_cache_seconds=30,
+        decision_cache_seconds=120,  # longer than any wait in the tests: a stale answer shows
         unix_socket=unix_socket,
     )
     return DecisionService(options, nginx, load_config(str(config_path)), KEYRING, outbox=outbox)
