@@ -196,3 +196,14 @@ def test_the_printed_config_passes_nginx_t(tmp_path: Path, capsys: pytest.Captur
     )
     assert result.returncode == 0, result.stderr
     assert main(["nginx-config", "--config", str(config), "--origin", "gopher://x"]) == 2
+
+
+@pytest.mark.parametrize(
+    "section,field,value", [("decision", "header", "x-edge$host"), ("identity", "id_header", "x.user")]
+)
+def test_config_names_nginx_cannot_carry_safely_are_refused(section: str, field: str, value: str) -> None:
+    """Valid HTTP header names that an nginx directive cannot carry verbatim."""
+    document = json.loads(json.dumps(CONFIG))
+    document.setdefault(section, {})[field] = value
+    with pytest.raises(NginxConfigError, match=f"{section}."):
+        render_nginx_config(load_config(document), NginxConfigOptions(origin="http://127.0.0.1:3000"))

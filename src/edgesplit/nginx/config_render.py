@@ -144,6 +144,14 @@ def render_nginx_config(config: Config, options: NginxConfigOptions) -> str:
         outcomes_server = f"127.0.0.1:{options.outcomes_port or options.decide.rsplit(':', 1)[1]}"
     header = settings.decision.header
     prefix = settings.admin.path_prefix
+    named = [("decision.header", header)]
+    if settings.identity.id_header:
+        named.append(("identity.id_header", settings.identity.id_header))
+    for path, name in named:
+        if not re.fullmatch(r"[A-Za-z0-9\-]+", name):
+            raise NginxConfigError(f"{path} {name!r}: nginx mode needs letters, digits and '-' only")
+    if not re.fullmatch(r"/[A-Za-z0-9_\-./]*", prefix):
+        raise NginxConfigError(f"admin.path_prefix {prefix!r}: nginx mode needs letters, digits and _ - . /")
     keyed = sorted(
         {*DECISION_HEADERS, *targeting_headers(config.source)}
         | ({settings.identity.id_header.lower()} if settings.identity.id_header else set())
