@@ -38,6 +38,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# Debian's nginx for the nginx-mode tests and load runs (docs/nginx.md); they skip, saying so,
+# without it. RUNLEVEL=1: the package must not start a system nginx on port 80.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+  else
+    echo "note: install Debian's nginx (sudo apt-get install nginx) for the nginx-mode tests" >&2
+  fi
+fi
+
 # The Worker bundle's vendored SDK (what `pywrangler sync` does where a Pyodide index is reachable).
 if [ ! -f python_modules/workers/__init__.py ]; then
   .venv/bin/python -m pip install --quiet --no-deps --target python_modules 'workers-runtime-sdk==1.9.5'

@@ -4,12 +4,14 @@ receives, on a real aiohttp server on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from edgesplit.core import HmacKey, Keyring, Manifest, ManifestBook, parse_config, verify_token
@@ -174,3 +176,18 @@ class ServerThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
+
+
+async def visit(
+    client: aiohttp.ClientSession, url: str, visitor: str | None = None, **kwargs: Any
+) -> tuple[aiohttp.ClientResponse, Any]:
+    """One request as one visitor (``visitor`` is the visitor cookie); the body as JSON when it is."""
+    headers = dict(kwargs.pop("headers", {}))
+    if visitor is not None:
+        headers["Cookie"] = f"edgesplit_id={visitor}"
+    async with client.request(kwargs.pop("method", "GET"), url, headers=headers, **kwargs) as resp:
+        body = await resp.read()
+        try:
+            return resp, json.loads(body)
+        except ValueError:
+            return resp, body

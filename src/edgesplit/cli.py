@@ -18,6 +18,7 @@ from typing import Any
 from . import ConfigError, KeyringError, load_config, load_keyring
 from .core import DecisionClaims, Manifest, ManifestBook, assign, sign_token, verify_token
 from .core.b64 import b64url_encode
+from .nginx.cli import add_nginx_commands
 
 __all__ = ["main"]
 
@@ -503,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the configuration's JSON Schema")
     schema.set_defaults(run=cmd_schema)
+    add_nginx_commands(sub)
     return parser
 
 

@@ -123,7 +123,7 @@ def test_failing_counters_keep_the_counts_for_the_next_flush(worker: Worker) -> 
 def test_a_bug_in_deciding_serves_the_page_with_the_control_decision(worker: Worker) -> None:
     before = metric(worker, "edgesplit_internal_errors_total", stage="decide")
     bug = "def replacement(*a, **k):\n    raise KeyError('bug')"
-    with patched(worker, "edgesplit.pipeline.flow.decide", bug):
+    with patched(worker, "edgesplit.pipeline.request_decision.decide", bug):
         pages_arrive(worker, "decide-bug", decided=True)
         _, _, body = get(worker, "/page/decide-bug-x", "decide-bug-visitor")
         assert body["assignments"] == {"hero": "control"} and body["visitor_id"] == ""

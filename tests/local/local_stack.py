@@ -16,7 +16,7 @@ import aiohttp
 from edgesplit import load_config
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
-from servers import KEYRING, TestOrigin, known, start_app
+from servers import KEYRING, TestOrigin, known, start_app, visit
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
@@ -39,17 +39,7 @@ class Stack:
     async def get(
         self, path: str, visitor: str | None = None, **kwargs: Any
     ) -> tuple[aiohttp.ClientResponse, Any]:
-        headers = dict(kwargs.pop("headers", {}))
-        if visitor is not None:
-            headers["Cookie"] = f"edgesplit_id={visitor}"
-        async with self.client.request(
-            kwargs.pop("method", "GET"), self.base + path, headers=headers, **kwargs
-        ) as resp:
-            body = await resp.read()
-            try:
-                return resp, json.loads(body)
-            except ValueError:
-                return resp, body
+        return await visit(self.client, self.base + path, visitor, **kwargs)
 
 
 @asynccontextmanager

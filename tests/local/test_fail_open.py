@@ -129,7 +129,7 @@ async def test_a_bug_in_deciding_sends_the_control_decision_or_none(
 ) -> None:
     import json
 
-    import edgesplit.pipeline.flow as flow
+    import edgesplit.pipeline.request_decision as request_decision
     from servers import CONFIG
 
     document = json.loads(json.dumps(CONFIG))
@@ -139,7 +139,7 @@ async def test_a_bug_in_deciding_sends_the_control_decision_or_none(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("a bug in deciding")
 
-    monkeypatch.setattr(flow, "decide", broken)
+    monkeypatch.setattr(request_decision, "decide", broken)  # the steps the proxy runs
     for n in range(4):
         resp, body = await stack.get(f"/page/shop-bug-{n}", f"bug-visitor-{n:04d}", headers=BROWSER)
         assert resp.status == 200 and body["fetch"] == 1

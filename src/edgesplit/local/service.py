@@ -144,15 +144,21 @@ class ProxyService:
         self.runner: web.AppRunner | None = None
         self.port = options.port
 
+    def make_app(self) -> web.Application:
+        return make_app(self.pipeline)
+
+    def make_site(self, runner: web.AppRunner) -> web.BaseSite:
+        return web.TCPSite(runner, self.options.host, self.options.port, reuse_address=True)
+
     async def start(self) -> None:
-        app = make_app(self.pipeline)
+        app = self.make_app()
         self.runner = web.AppRunner(
             app, access_log=log if self.options.access_log else None, handle_signals=False
         )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.options.host, self.options.port, reuse_address=True)
+        site = self.make_site(self.runner)
         await site.start()
-        if self.options.port == 0:  # an ephemeral port (tests): find out which
+        if self.options.port == 0 and isinstance(site, web.TCPSite):  # an ephemeral port: which?
             server = site._server  # noqa: SLF001 - aiohttp exposes no public accessor
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         if self.queue is not None:

@@ -15,13 +15,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..core import ConfigHolder, Keyring, sign_token
+from ..core import ConfigHolder, Keyring
 from .admin import AdminRoutes
 from .attributes import RequestAttributes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .coalesce import MissCoalescer
-from .cookies import parse_cookie_header, remove_cookie
-from .decide import NO_DECISION, Decision, control_decision, decide
+from .cookies import parse_cookie_header
+from .decide import Decision
 from .failures import FailOpen
 from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .manifests import manifests_for
@@ -38,7 +38,8 @@ from .ports import (
     OutboxPort,
     StatusSource,
 )
-from .trace import DEBUG_COOKIE, TRACE_HEADER, add_trace, trace_allowed
+from .request_decision import DecisionSteps, client_input, decision_cookies
+from .trace import TRACE_HEADER, add_trace, trace_allowed
 from .track import TrackError, parse_track
 
 __all__ = ["Pipeline"]
@@ -69,9 +70,7 @@ class Pipeline:
         coalescer: MissCoalescer | None = None,
     ) -> None:
         self.config = config
-        self.keyring = keyring
         self.origin = origin
-        self.outbox = outbox
         self.clock = clock
         self.new_id = new_id
         self.background = background
@@ -80,6 +79,15 @@ class Pipeline:
         self.exposure_window_seconds = exposure_window_seconds
         self.observer = observer
         self._fail_open = fail_open or FailOpen(self.metrics, log)
+        self.steps = DecisionSteps(
+            keyring=keyring,
+            outbox=outbox,
+            metrics=self.metrics,
+            now=clock.now,
+            new_id=new_id,
+            exposure_window_seconds=exposure_window_seconds,
+            fail_open=self._fail_open,
+        )
         self.coalescer = coalescer if coalescer is not None else MissCoalescer(clock)
         """Shared by every pipeline of a process (an isolate at the edge) to meet in."""
         ofrep = OfrepRoutes(config=config, keyring=keyring, clock=clock, metrics=self.metrics)
@@ -94,6 +102,22 @@ class Pipeline:
             fail_open=self._fail_open,
             ofrep=ofrep.handle,
         )
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.steps.keyring
+
+    @keyring.setter
+    def keyring(self, keyring: Keyring) -> None:
+        self.steps.keyring = keyring
+
+    @property
+    def outbox(self) -> OutboxPort:
+        return self.steps.outbox
+
+    @outbox.setter
+    def outbox(self, outbox: OutboxPort) -> None:
+        self.steps.outbox = outbox
 
     async def handle(self, request: ProxyRequest) -> ProxyResponse:
         started = self.clock.monotonic()
@@ -110,42 +134,15 @@ class Pipeline:
         if path == prefix or path.startswith(prefix + "/"):
             return await self.admin.handle(request, prefix, path[len(prefix) :])
 
-        headers = request.headers.copy()
-        strip_hop_by_hop(headers)
-        headers.remove(settings.decision.header)  # only edgesplit speaks for edgesplit
-        cookie_header = "; ".join(headers.get_all("cookie")) or None
-        cookies = parse_cookie_header(cookie_header)
-        traced = trace_allowed(headers, cookies, self.admin.admin_token, self.clock.now())
-        headers.remove(TRACE_HEADER)  # the admin token never reaches the origin
-        forwarded_cookies = remove_cookie(
-            cookie_header, {settings.decision.cookie, settings.decision.pin_cookie, DEBUG_COOKIE}
-        )
-        headers.remove("cookie")
-        if forwarded_cookies:
-            headers.set("cookie", forwarded_cookies)
-        try:
-            decision = decide(
-                request,
-                headers,
-                cookies,
-                config,
-                self.keyring,
-                now=self.clock.now(),
-                new_id=self.new_id,
-                exposure_window_seconds=self.exposure_window_seconds,
-            )
-        except Exception as exc:  # noqa: BLE001 - fail open: the page matters more than the test
-            self._fail_open("decide", exc)
-            decision = self._fallback_decision(request, headers, cookies, config)
+        given = client_input(request, config)
+        headers = given.headers
+        traced = trace_allowed(request.headers, given.cookies, self.admin.admin_token, self.clock.now())
+        decision = self.steps.decide(request, given, config)
         trace_attributes = (
-            RequestAttributes(request.method, request.url, headers.copy(), cookies, request.platform)
+            RequestAttributes(request.method, request.url, headers.copy(), given.cookies, request.platform)
             if traced
             else {}
         )
-        if decision.claims is not None:
-            self.metrics.inc("edgesplit_decisions_total")
-        if decision.bot:
-            self.metrics.inc("edgesplit_bots_total", signal=decision.bot)
         self._forwarding_headers(request, headers)
         forwarded = ProxyRequest(
             request.method, request.url, headers, request.body, request.client_ip, request.platform
@@ -162,12 +159,9 @@ class Pipeline:
 
     def _sign(self, headers: Headers, header: str, decision: Decision) -> None:
         """The decision header, signed now that the request really goes to the origin."""
-        if decision.claims is None:
-            return
-        try:
-            headers.set(header, sign_token(decision.claims, self.keyring))
-        except Exception as exc:  # noqa: BLE001 - a keyring problem: the page goes without a decision
-            self._fail_open("sign", exc)
+        token = self.steps.sign(decision)
+        if token is not None:
+            headers.set(header, token)
 
     def _trace(self, response: ProxyResponse, attributes: Any, config: Any, decision: Decision) -> None:
         try:
@@ -175,17 +169,6 @@ class Pipeline:
             add_trace(response, attributes, config, decision, cache)
         except Exception as exc:  # noqa: BLE001 - a trace is never worth the page
             self._fail_open("trace", exc)
-
-    def _fallback_decision(
-        self, request: ProxyRequest, headers: Headers, cookies: dict[str, str], config: Any
-    ) -> Decision:
-        if config.settings.decision.on_failure != "control":
-            return NO_DECISION
-        try:
-            return control_decision(request, headers, cookies, config, self.clock.now())
-        except Exception as exc:  # noqa: BLE001 - e.g. the keyring itself: then no decision at all
-            self._fail_open("control_decision", exc)
-            return NO_DECISION
 
     def _observe(self, decision: Decision, status: int, latency_seconds: float) -> None:
         if self.observer is None or not decision.assignments:
@@ -308,19 +291,11 @@ class Pipeline:
     @staticmethod
     def _finish(response: ProxyResponse, decision: Decision) -> None:
         client_cache_control(response.headers, bool(decision.vector))
-        if decision.set_cookie is not None:
-            response.headers.add("set-cookie", decision.set_cookie)
-        if decision.decision_cookie is not None:
-            response.headers.add("set-cookie", decision.decision_cookie)
+        for cookie in decision_cookies(decision):
+            response.headers.add("set-cookie", cookie)
 
     def _emit(self, decision: Decision) -> None:
-        if not decision.exposures:
-            return
-        try:
-            self.outbox.submit(list(decision.exposures))
-            self.metrics.inc("edgesplit_exposures_total", len(decision.exposures))
-        except Exception as exc:  # noqa: BLE001
-            self._fail_open("outbox", exc)
+        self.steps.emit(decision)
 
     async def _track(self, request: ProxyRequest) -> ProxyResponse:
         if request.method != "POST":
