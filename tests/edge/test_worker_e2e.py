@@ -283,9 +283,10 @@ def test_scheduled_handler_sends_pending_counts_over_rpc(worker: Worker) -> None
         ),
         # sql.exec is synchronous: it returns a cursor, not a promise.
         (
-            "import js\ncursor = js._miniworkerd_queue.get(js._miniworkerd_queue.idFromName('sync')).constructor\n"
+            "import js\nns = __import__('workers').rpc._DurableObjectNamespaceWrapper(js._miniworkerd_queue)\n"
+            "await ns.get(ns.idFromName('sync-contract')).enqueue('default', [{'id': 's1', 'visitor_id': 'v'}])\n"
             "from durable_objects.storage_sql import StorageSql\n"
-            "live = js._miniworkerd_queue.objects.get('contract')\n"
+            "live = js._miniworkerd_queue.objects.get('sync-contract')\n"
             "sql = StorageSql(live.state.storage.sql)\n"
             "rows = sql.exec('SELECT COUNT(*) AS n FROM queued_events')\n"
             "outcome = 'ok' if rows == [{'n': 1}] else repr(rows)\noutcome",

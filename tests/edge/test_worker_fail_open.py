@@ -143,6 +143,7 @@ def test_missing_or_broken_keys_pass_requests_through(worker: Worker) -> None:
 
 
 def test_no_readable_config_at_start_passes_requests_through(worker: Worker) -> None:
+    get(worker, "/__edgesplit/health")  # this isolate has read its config (whatever ran before)
     py(
         worker, "import edgesplit.edge.worker as w\nw._SAVED = w._STATE\nw._STATE = None\n'ok'"
     )  # a new isolate

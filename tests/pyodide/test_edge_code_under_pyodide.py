@@ -47,6 +47,7 @@ def node() -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # minutes under Pyodide on a loaded machine: a deadline, not a speed check
 def test_core_and_pipeline_suites_pass_under_pyodide() -> None:
     result = subprocess.run(
         [node(), str(RUNNER), str(ROOT), str(SITE), "tests/core", "tests/pipeline", "-q"],
