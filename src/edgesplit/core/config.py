@@ -17,6 +17,7 @@ from .errors import ConfigError, Problem
 from .experiments import KEY_HELP, KEY_PATTERN, Experiment, parse_experiment
 from .settings import SETTINGS_SECTIONS, Settings, parse_settings
 from .validation import Reader, child_path
+from .variant_actions import check_rewrite_hosts
 
 __all__ = [
     "Config",
@@ -144,6 +145,7 @@ def parse_config(document: Any) -> Config:
         experiments.append((i, experiment))
     _check_namespaces(reader, experiments)
     settings = parse_settings(reader, obj)
+    check_rewrite_hosts(reader, [e for _, e in experiments], [i for i, _ in experiments], settings.pages.rewrite_hosts)
 
     if reader.problems:
         raise ConfigError(reader.problems)

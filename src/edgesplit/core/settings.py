@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .page_settings import PageSettings, parse_page_settings
 from .validation import Reader, child_path
 
 __all__ = [
@@ -42,7 +43,7 @@ DEFAULT_BOT_PATTERNS = (
     r"wget",
     r"^$",
 )
-SETTINGS_SECTIONS = ("identity", "policy", "decision", "cache", "admin")
+SETTINGS_SECTIONS = ("identity", "policy", "decision", "cache", "admin", "pages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class Settings:
     decision: DecisionSettings = DecisionSettings()
     cache: CacheSettings = CacheSettings()
     admin: AdminSettings = AdminSettings()
+    pages: PageSettings = PageSettings()
 
 
 def _name(
@@ -282,6 +284,7 @@ def parse_settings(reader: Reader, document: Any) -> Settings:
         "decision": _decision,
         "cache": _cache,
         "admin": _admin,
+        "pages": parse_page_settings,
     }
     defaults = Settings()
     values = {
