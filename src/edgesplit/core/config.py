@@ -145,7 +145,9 @@ def parse_config(document: Any) -> Config:
         experiments.append((i, experiment))
     _check_namespaces(reader, experiments)
     settings = parse_settings(reader, obj)
-    check_rewrite_hosts(reader, [e for _, e in experiments], [i for i, _ in experiments], settings.pages.rewrite_hosts)
+    check_rewrite_hosts(
+        reader, [e for _, e in experiments], [i for i, _ in experiments], settings.pages.rewrite_hosts
+    )
 
     if reader.problems:
         raise ConfigError(reader.problems)

@@ -126,9 +126,7 @@ def _key(reader: Reader, obj: Mapping[str, Any], path: str) -> str | None:
     )
 
 
-def _variants(
-    reader: Reader, value: Any, path: str
-) -> list[tuple[str, float, VariantActions | None]] | None:
+def _variants(reader: Reader, value: Any, path: str) -> list[tuple[str, float, VariantActions | None]] | None:
     items = reader.expect_list(value, path, min_items=2, max_items=MAX_VARIANTS)
     if items is None:
         return None

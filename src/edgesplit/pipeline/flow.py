@@ -25,6 +25,8 @@ from .decide import NO_DECISION, Decision, control_decision, decide
 from .failures import FailOpen
 from .http import ClosingStream, Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from .metrics import Metrics
+from .page_changes import PageRewriterPort, apply_page_changes
+from .page_plan import PagePlan, plan_page
 from .ports import (
     BackgroundPort,
     CachePort,
@@ -65,6 +67,7 @@ class Pipeline:
         observer: ObserverPort | None = None,
         status: StatusSource | None = None,
         fail_open: FailOpen | None = None,
+        page_rewriter: PageRewriterPort | None = None,
     ) -> None:
         self.config = config
         self.keyring = keyring
@@ -77,6 +80,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.exposure_window_seconds = exposure_window_seconds
         self.observer = observer
+        self.page_rewriter = page_rewriter
         self._fail_open = fail_open or FailOpen(self.metrics, log)
         self._inflight: dict[str, tuple[asyncio.Event, float]] = {}
         """Cache keys being fetched right now, for coalescing simultaneous misses."""
@@ -140,11 +144,26 @@ class Pipeline:
             request.method, request.url, headers, request.body, request.client_ip, request.platform
         )
         started = self.clock.monotonic()
-        response = await self._fetch(forwarded, decision, config.settings)
+        plan = self._plan(config, decision, forwarded)
+        if plan.redirect is not None:
+            self.metrics.inc("edgesplit_requests_total", outcome="redirect")
+            response = plan.redirect
+        else:
+            response = await self._fetch(plan.request, plan.fetch_decision, config.settings)
+            response = await apply_page_changes(
+                self.page_rewriter, response, plan, decision, settings, request.method, self.metrics
+            )
         self._finish(response, decision)
         self._emit(decision)
         self._observe(decision, response.status, self.clock.monotonic() - started)
         return response
+
+    def _plan(self, config: Any, decision: Decision, forwarded: ProxyRequest) -> PagePlan:
+        try:
+            return plan_page(config, decision, forwarded)
+        except Exception as exc:  # noqa: BLE001 - the page as the origin has it, without the variant's edits
+            self._fail_open("page_plan", exc)
+            return PagePlan(forwarded, decision)
 
     def _sign(self, headers: Headers, header: str, decision: Decision) -> None:
         """The decision header, signed now that the request really goes to the origin."""
