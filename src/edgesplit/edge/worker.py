@@ -41,6 +41,7 @@ from .js_adapters import (
     to_proxy_request,
     to_workers_response,
 )
+from .page_rewriter import HtmlRewriterPages
 from .status_source import EdgeStatusSource
 
 __all__ = ["handle_fetch", "handle_scheduled"]
@@ -144,6 +145,7 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
         if counters is not None
         else None,
         fail_open=state.fail_open,
+        page_rewriter=HtmlRewriterPages(),
     )
 
 
