@@ -10,7 +10,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from edgesplit.core.selectors import SelectorError, check_selector
 from edgesplit.core.variant_actions import Change
-from edgesplit.local.page_rewriter import rewrite_html
+from edgesplit.local.page_rewriter import RewriteMemo, rewrite_html
 from html_table import CASES, case_bootstrap, changes_of, normalise
 
 
@@ -49,3 +49,17 @@ def test_any_page_text_is_rewritten_without_error(page: str) -> None:
         page, [Change("p", "set_text", "x"), Change("div", "append", "<i>y</i>")], "<script></script>"
     )
     assert isinstance(out, str)
+
+
+def test_the_memo_rewrites_each_variant_of_a_page_once_within_its_budget() -> None:
+    memo = RewriteMemo(max_bytes=64 * 1024)
+    page = CASES[0]["document"].encode()
+    changes = changes_of(CASES[0])
+    first = memo.rewrite(page, changes, None)
+    assert memo.rewrite(page, changes, None) is first  # the same variant: served from the memo
+    assert memo.rewrite(page, changes, "<script></script>") != first  # another head: another entry
+    assert memo.rewrite(page, [], None) != first
+    for n in range(200):  # many distinct pages: the budget holds
+        memo.rewrite(page + f"<!-- {n} -->".encode(), changes, None)
+    assert memo.size <= 64 * 1024
+    assert normalise(first.decode()) == normalise(CASES[0]["expected"])

@@ -14,9 +14,11 @@ its place in the serialised page. The marker holds a per-process secret, so no p
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import zlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -25,7 +27,7 @@ from ..core.variant_actions import Change, with_class, without_class
 from ..pipeline import ProxyResponse
 from ..pipeline.page_changes import html_charset_ok
 
-__all__ = ["SelectolaxRewriter", "rewrite_html"]
+__all__ = ["RewriteMemo", "SelectolaxRewriter", "rewrite_html"]
 
 _DECODERS = {"gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "deflate": lambda: zlib.decompressobj()}
 _SECRET = secrets.token_hex(8)
@@ -102,6 +104,35 @@ def rewrite_html(text: str, changes: Sequence[Change], head_html: str | None = N
     return fragments.render(tree.html or "")
 
 
+class RewriteMemo:
+    """Rewritten pages by (origin page digest, changes, head script), within a byte budget.
+
+    An HTML-change experiment serves one cached origin page to every visitor, so each variant
+    asks for the very same rewrite again and again: parsing it once per variant, not once per
+    request, is what keeps the per-request cost near a hash of the page."""
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._entries: OrderedDict[tuple[bytes, tuple[Change, ...], str | None], bytes] = OrderedDict()
+
+    def rewrite(self, page: bytes, changes: Sequence[Change], head_html: str | None) -> bytes:
+        """``page`` (UTF-8) with the changes applied; raises UnicodeDecodeError on other bytes."""
+        key = (hashlib.sha256(page).digest(), tuple(changes), head_html)
+        cached = self._entries.get(key)
+        if cached is not None:
+            self._entries.move_to_end(key)
+            return cached
+        result = rewrite_html(page.decode("utf-8"), changes, head_html).encode("utf-8")
+        if len(result) <= self.max_bytes // 8:
+            self._entries[key] = result
+            self.size += len(result)
+            while self.size > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self.size -= len(evicted)
+        return result
+
+
 async def _read_bounded(body: object, limit: int) -> tuple[list[bytes], bool]:
     """Chunks up to ``limit`` bytes; ``False`` when the body goes on past it."""
     chunks: list[bytes] = []
@@ -146,6 +177,7 @@ class SelectolaxRewriter:
     def __init__(self, max_bytes: Callable[[], int]) -> None:
         self._max_bytes = max_bytes
         """Read per response: ``pages.max_html_bytes`` of the running config."""
+        self.memo = RewriteMemo()
 
     async def rewrite(
         self, response: ProxyResponse, changes: Sequence[Change], head_html: str | None
@@ -163,20 +195,15 @@ class SelectolaxRewriter:
             return None
         raw = b"".join(chunks)
         decoded = _decode(raw, encoding)
-        text = None
-        if decoded is not None and len(decoded) <= limit:
-            try:
-                text = decoded.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-        if text is None:
-            response.body = raw
+        response.body = raw
+        if decoded is None or len(decoded) > limit:
             return None
         try:
-            response.body = rewrite_html(text, changes, head_html).encode("utf-8")
+            response.body = self.memo.rewrite(decoded, changes, head_html)
+        except UnicodeDecodeError:
+            return None  # not UTF-8 after all: passed on as the origin sent it
         except Exception:  # noqa: BLE001 - the page as the origin sent it rather than none
             log.exception("HTML changes failed; the page passes unchanged")
-            response.body = raw
             return None
         response.headers.remove("content-encoding", "content-length")
         response.headers.set("content-length", str(len(response.body)))
