@@ -8,12 +8,20 @@ import gzip
 import html
 import json
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
-from servers import DECISION_HEADER
+from edgesplit.core import assign, parse_config
+from edgesplit.local.memory_outbox import MemoryOutbox
+from edgesplit.local.service import ProxyOptions, ProxyService
+from servers import DECISION_HEADER, KEYRING, start_app
+
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
 CACHEABLE = {"Cache-Control": "public, max-age=60"}
 HTML = "text/html; charset=utf-8"
@@ -157,3 +165,67 @@ def page_config(external_host: str, **pages: Any) -> dict[str, Any]:
         "pages": {"rewrite_hosts": [external_host], **pages},
         "cache": {"enabled": True},
     }
+
+
+def visitor_in(config: dict[str, Any], experiment: str, variant: str, path: str = "/landing") -> str:
+    """A visitor id the config puts into ``variant`` of ``experiment`` on ``path``."""
+    compiled = parse_config(config)
+    for n in range(10_000):
+        visitor = f"visitor-{n:08d}"
+        if assign(compiled, visitor, {"path": path})[experiment].variant == variant:
+            return visitor
+    raise AssertionError(f"no visitor lands in {experiment}={variant}")
+
+
+@dataclass
+class PageStack:
+    origin: PageOrigin
+    external: PageOrigin
+    external_host: str
+    service: ProxyService
+    base: str
+    client: aiohttp.ClientSession
+    config: dict[str, Any]
+
+    async def get(
+        self, path: str, visitor: str | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[aiohttp.ClientResponse, bytes]:
+        sent = {**BROWSER, **(headers or {})}
+        if visitor is not None:
+            sent["Cookie"] = f"edgesplit_id={visitor}" + (
+                f"; {sent['Cookie']}" if "Cookie" in (headers or {}) else ""
+            )
+        async with self.client.get(self.base + path, headers=sent, allow_redirects=False) as response:
+            return response, await response.read()
+
+    def visitor_in(self, experiment: str, variant: str, path: str = "/landing") -> str:
+        return visitor_in(self.config, experiment, variant, path)
+
+
+async def page_stack(tmp_path: Path, **pages: Any) -> AsyncIterator[PageStack]:
+    """The self-hosted proxy in front of a PageOrigin, with a second PageOrigin as the listed host."""
+    origin, external = PageOrigin(), PageOrigin()
+    origin_runner, origin_port = await start_app(origin.app())
+    external_runner, external_port = await start_app(external.app())
+    external_host = f"127.0.0.1:{external_port}"
+    config = page_config(external_host, **pages)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    options = ProxyOptions(
+        origin=f"http://127.0.0.1:{origin_port}",
+        port=0,
+        config_path=str(config_path),
+        queue_dir=str(tmp_path / "state"),
+    )
+    service = ProxyService(options, parse_config(config), KEYRING, outbox=MemoryOutbox())
+    await service.start()
+    client = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
+    try:
+        yield PageStack(
+            origin, external, external_host, service, f"http://127.0.0.1:{service.port}", client, config
+        )
+    finally:
+        await client.close()
+        await service.stop()
+        await origin_runner.cleanup()
+        await external_runner.cleanup()

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from edge_support import BROWSER, ServerThread, Worker, get
 
-from edgesplit.core import assign, parse_config, verify_token
+from edgesplit.core import verify_token
 from edgesplit.local.page_rewriter import rewrite_html
 from html_table import CASES, case_bootstrap, case_experiments, changes_of, normalise
-from page_origin import NONCE, PageOrigin, page_config
+from page_origin import NONCE, PageOrigin, page_config, visitor_in
 from servers import KEYRING
 
 
@@ -54,14 +54,6 @@ def fetch(worker: Worker, path: str, visitor: str | None = None, headers: dict[s
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
-
-
-def visitor_in(config: dict[str, Any], experiment: str, variant: str, path: str = "/landing") -> str:
-    compiled = parse_config(config)
-    for n in range(10_000):
-        if assign(compiled, f"visitor-{n:08d}", {"path": path})[experiment].variant == variant:
-            return f"visitor-{n:08d}"
-    raise AssertionError("no visitor found")
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[case["name"] for case in CASES])

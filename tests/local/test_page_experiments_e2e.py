@@ -9,85 +9,23 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import aiohttp
 import pytest
 
-from edgesplit.core import assign, parse_config, verify_token
-from edgesplit.local.memory_outbox import MemoryOutbox
-from edgesplit.local.service import ProxyOptions, ProxyService
-from page_origin import NONCE, PageOrigin, page_config
-from servers import KEYRING, start_app
-
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
-
-
-@dataclass
-class PageStack:
-    origin: PageOrigin
-    external: PageOrigin
-    external_host: str
-    service: ProxyService
-    base: str
-    client: aiohttp.ClientSession
-    config: dict
-
-    async def get(self, path: str, visitor: str | None = None, headers: dict[str, str] | None = None):
-        sent = {**BROWSER, **(headers or {})}
-        if visitor is not None:
-            sent["Cookie"] = f"edgesplit_id={visitor}" + (
-                f"; {sent['Cookie']}" if "Cookie" in (headers or {}) else ""
-            )
-        async with self.client.get(self.base + path, headers=sent, allow_redirects=False) as response:
-            return response, await response.read()
-
-    def visitor_in(self, experiment: str, variant: str, path: str = "/landing") -> str:
-        compiled = parse_config(self.config)
-        for n in range(10_000):
-            visitor = f"visitor-{n:08d}"
-            if assign(compiled, visitor, {"path": path})[experiment].variant == variant:
-                return visitor
-        raise AssertionError("no visitor found")
-
-
-async def _stack(tmp_path, **pages) -> AsyncIterator[PageStack]:
-    origin, external = PageOrigin(), PageOrigin()
-    origin_runner, origin_port = await start_app(origin.app())
-    external_runner, external_port = await start_app(external.app())
-    external_host = f"127.0.0.1:{external_port}"
-    config = page_config(external_host, **pages)
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    options = ProxyOptions(
-        origin=f"http://127.0.0.1:{origin_port}",
-        port=0,
-        config_path=str(config_path),
-        queue_dir=str(tmp_path / "state"),
-    )
-    service = ProxyService(options, parse_config(config), KEYRING, outbox=MemoryOutbox())
-    await service.start()
-    client = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
-    try:
-        yield PageStack(
-            origin, external, external_host, service, f"http://127.0.0.1:{service.port}", client, config
-        )
-    finally:
-        await client.close()
-        await service.stop()
-        await origin_runner.cleanup()
-        await external_runner.cleanup()
+from edgesplit.core import verify_token
+from page_origin import BROWSER, NONCE, PageStack, page_stack
+from servers import KEYRING
 
 
 @pytest.fixture
 async def stack(tmp_path) -> AsyncIterator[PageStack]:
-    async for value in _stack(tmp_path):
+    async for value in page_stack(tmp_path):
         yield value
 
 
 @pytest.fixture
 async def bootstrap_stack(tmp_path) -> AsyncIterator[PageStack]:
-    async for value in _stack(tmp_path, bootstrap=True, max_html_bytes=4096):
+    async for value in page_stack(tmp_path, bootstrap=True, max_html_bytes=4096):
         yield value
 
 
