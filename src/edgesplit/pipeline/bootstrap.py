@@ -46,9 +46,9 @@ def bootstrap_source(claims: DecisionClaims) -> str:
 def _directives(policy: str) -> list[tuple[str, str]]:
     parts = []
     for part in policy.split(";"):
-        name, _, value = part.strip().partition(" ")
-        if name:
-            parts.append((name.lower(), value.strip()))
+        words = part.split(None, 1)  # CSP separates with any ASCII whitespace
+        if words:
+            parts.append((words[0].lower(), words[1].strip() if len(words) > 1 else ""))
     return parts
 
 
