@@ -195,7 +195,7 @@ BAD_VARIANTS = [
         "not listed in pages.rewrite_hosts",
     ),
     ({"redirect": {"url": "/x", "status": 200}}, "experiments[0].variants[1].redirect.status", "one of 301"),
-    ({"redirect": {"url": "//evil.example"}}, "experiments[0].variants[1].redirect.url", "not '//'"),
+    ({"redirect": {"url": "//evil.example"}}, "experiments[0].variants[1].redirect.url", "names a host"),
     ({"redirect": {"url": "data:text/html,x"}}, "experiments[0].variants[1].redirect.url", "http(s) URL"),
     ({"redirect": {"url": "/x"}, "rewrite": {"path": "/y"}}, "experiments[0].variants[1]", "not both"),
     (
@@ -226,6 +226,16 @@ def test_bad_pages_settings_are_refused_with_their_path(pages: dict, path: str) 
     assert path in problems(document(experiment("e"), pages=pages))
 
 
+def test_every_action_is_parsed_with_its_payload() -> None:
+    cfg = config(experiment("e", variants=variants(changes=EVERY_ACTION)))
+    variant = cfg.experiments[0].variants[1]
+    assert variant.actions is not None
+    parsed = variant.actions.changes
+    assert [c.action for c in parsed] == [item["action"] for item in EVERY_ACTION]
+    assert [c.text for c in parsed] == ["x", "t", "", "c", "c", *["<b>x</b>"] * 5, ""]
+    assert [c.name for c in parsed] == ["", "title", "title", *[""] * 8]
+
+
 def test_class_edits_are_token_based() -> None:
     assert with_class(None, "a") == "a"
     assert with_class("x  a\ty", "a") == "x a y"
@@ -248,24 +258,25 @@ def test_the_schema_refuses_what_the_validator_refuses_where_it_can_tell(
     assert list(VALIDATOR.iter_errors(doc)) != []
 
 
+EVERY_ACTION = [
+    {"selector": "h1", "action": "set_text", "text": "x"},
+    {"selector": "a", "action": "set_attribute", "name": "title", "value": "t"},
+    {"selector": "a", "action": "remove_attribute", "name": "title"},
+    {"selector": "a", "action": "add_class", "class": "c"},
+    {"selector": "a", "action": "remove_class", "class": "c"},
+    *(
+        {"selector": "p", "action": a, "html": "<b>x</b>"}
+        for a in ("replace", "before", "after", "prepend", "append")
+    ),
+    {"selector": "p", "action": "remove"},
+]
+
+
 def test_the_schema_accepts_every_action() -> None:
     doc = document(
         experiment(
             "e",
-            variants=variants(
-                changes=[
-                    {"selector": "h1", "action": "set_text", "text": "x"},
-                    {"selector": "a", "action": "set_attribute", "name": "title", "value": "t"},
-                    {"selector": "a", "action": "remove_attribute", "name": "title"},
-                    {"selector": "a", "action": "add_class", "class": "c"},
-                    {"selector": "a", "action": "remove_class", "class": "c"},
-                    *(
-                        {"selector": "p", "action": a, "html": "<b>x</b>"}
-                        for a in ("replace", "before", "after", "prepend", "append")
-                    ),
-                    {"selector": "p", "action": "remove"},
-                ]
-            ),
+            variants=variants(changes=EVERY_ACTION),
         ),
         experiment("r", variants=variants(rewrite={"url": "https://lp.example.net/x", "keep_query": False})),
         experiment("d", variants=variants(redirect={"url": "/x", "status": 301})),

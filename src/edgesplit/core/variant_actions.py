@@ -105,6 +105,27 @@ class VariantActions:
         return self.rewrite is not None or self.redirect is not None
 
 
+_FIELD_RULES: Mapping[str, tuple[int, re.Pattern[str] | None, str]] = {
+    "text": (MAX_TEXT, None, ""),
+    "value": (MAX_TEXT, None, ""),
+    "html": (MAX_FRAGMENT, None, ""),
+    "name": (64, _ATTRIBUTE_NAME, "an attribute name (letters, digits, '_', ':', '.', '-')"),
+    "class": (128, _CLASS_NAME, "one class name (no whitespace, quotes, '<', '>' or '&')"),
+}
+
+
+def _field(reader: Reader, obj: Mapping[str, Any], path: str, field: str) -> str | None:
+    max_length, pattern, pattern_help = _FIELD_RULES[field]
+    return reader.expect_str(
+        obj[field],
+        child_path(path, field),
+        min_length=0 if pattern is None else 1,
+        max_length=max_length,
+        pattern=pattern,
+        pattern_help=pattern_help,
+    )
+
+
 def _change(reader: Reader, value: Any, path: str) -> Change | None:
     obj = reader.expect_object(
         value, path, required=("selector", "action"), optional=("text", "name", "value", "class", "html")
@@ -130,44 +151,18 @@ def _change(reader: Reader, value: Any, path: str) -> Change | None:
         elif field in wanted and field not in obj:
             reader.fail(child_path(path, field), f"is required by action {action!r}")
             ok = False
-    if not ok:
+    values = {field: _field(reader, obj, path, field) for field in wanted} if ok else {}
+    if not ok or any(value is None for value in values.values()):
         return None
     assert selector is not None
-    if action == "set_text":
-        text = reader.expect_str(obj["text"], child_path(path, "text"), min_length=0, max_length=MAX_TEXT)
-        return None if text is None else Change(selector, action, text)
-    if action in ("set_attribute", "remove_attribute"):
-        name = reader.expect_str(
-            obj["name"],
-            child_path(path, "name"),
-            max_length=64,
-            pattern=_ATTRIBUTE_NAME,
-            pattern_help="an attribute name (letters, digits, '_', ':', '.', '-')",
-        )
-        if name is not None and _UNSAFE_ATTRIBUTE.fullmatch(name):
-            # Event handlers and srcdoc would run script the page's CSP may not expect from us;
-            # script belongs in an html fragment, where it is visible as such.
-            reader.fail(child_path(path, "name"), f"{name!r} cannot be set by a change (script-bearing)")
-            name = None
-        value = ""
-        if action == "set_attribute":
-            value = reader.expect_str(
-                obj["value"], child_path(path, "value"), min_length=0, max_length=MAX_TEXT
-            )
-        return None if name is None or value is None else Change(selector, action, value, name.lower())
-    if action in ("add_class", "remove_class"):
-        css_class = reader.expect_str(
-            obj["class"],
-            child_path(path, "class"),
-            max_length=128,
-            pattern=_CLASS_NAME,
-            pattern_help="one class name (no whitespace, quotes, '<', '>' or '&')",
-        )
-        return None if css_class is None else Change(selector, action, css_class)
-    if action == "remove":
-        return Change(selector, action)
-    fragment = reader.expect_str(obj["html"], child_path(path, "html"), min_length=0, max_length=MAX_FRAGMENT)
-    return None if fragment is None else Change(selector, action, fragment)
+    name = values.get("name") or ""
+    if _UNSAFE_ATTRIBUTE.fullmatch(name):
+        # Event handlers and srcdoc would run script the page's CSP may not expect from us;
+        # script belongs in an html fragment, where it is visible as such.
+        reader.fail(child_path(path, "name"), f"{name!r} cannot be set by a change (script-bearing)")
+        return None
+    payload = next((values[f] for f in ("text", "value", "class", "html") if f in values), "")
+    return Change(selector, action, payload or "", name.lower())
 
 
 def _keep_query(reader: Reader, obj: Mapping[str, Any], path: str) -> bool | None:
@@ -193,6 +188,16 @@ def _absolute_url(reader: Reader, value: str, path: str) -> str | None:
     return value
 
 
+def _site_path(reader: Reader, value: str, path: str) -> str | None:
+    if value.startswith("//"):
+        reader.fail(path, "must not start with '//' (that names a host)")
+        return None
+    if not _PATH.fullmatch(value):
+        reader.fail(path, "must be a path starting with '/' (no query, fragment or spaces)")
+        return None
+    return value
+
+
 def _rewrite(reader: Reader, value: Any, path: str) -> Rewrite | None:
     obj = reader.expect_object(value, path, optional=("path", "url", "keep_query"))
     if obj is None:
@@ -202,16 +207,8 @@ def _rewrite(reader: Reader, value: Any, path: str) -> Rewrite | None:
         return None
     keep_query = _keep_query(reader, obj, path)
     if "path" in obj:
-        target = reader.expect_str(
-            obj["path"],
-            child_path(path, "path"),
-            max_length=1024,
-            pattern=_PATH,
-            pattern_help="a path starting with '/' (no query, fragment or spaces)",
-        )
-        if target is not None and target.startswith("//"):
-            reader.fail(child_path(path, "path"), "must not start with '//' (that names a host)")
-            target = None
+        target = reader.expect_str(obj["path"], child_path(path, "path"), max_length=1024)
+        target = _site_path(reader, target, child_path(path, "path")) if target is not None else None
         return None if target is None or keep_query is None else Rewrite(target, None, keep_query)
     url = reader.expect_str(obj["url"], child_path(path, "url"), max_length=2048)
     url = _absolute_url(reader, url, child_path(path, "url")) if url is not None else None
@@ -224,11 +221,7 @@ def _redirect(reader: Reader, value: Any, path: str) -> Redirect | None:
         return None
     url = reader.expect_str(obj["url"], child_path(path, "url"), max_length=2048)
     if url is not None and url.startswith("/"):
-        if url.startswith("//") or not _PATH.fullmatch(url):
-            reader.fail(
-                child_path(path, "url"), "must be a path starting with '/' (not '//') or an http(s) URL"
-            )
-            url = None
+        url = _site_path(reader, url, child_path(path, "url"))
     elif url is not None:
         url = _absolute_url(reader, url, child_path(path, "url"))
     status = reader.expect_number(obj.get("status", 302), child_path(path, "status"), integer=True)
