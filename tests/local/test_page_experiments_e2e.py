@@ -231,3 +231,15 @@ async def test_the_bootstrap_adds_its_hash_to_a_strict_policy(bootstrap_stack: P
 async def test_the_bootstrap_is_never_put_into_non_html(bootstrap_stack: PageStack) -> None:
     _, body = await bootstrap_stack.get("/data.json", bootstrap_stack.visitor_in("hero", "b", "/data.json"))
     assert b"edgesplitBootstrap" not in body and b"data-edgesplit-bootstrap" not in body
+
+
+async def test_a_failing_rewriter_serves_the_origins_page(stack: PageStack) -> None:
+    class Broken:
+        async def rewrite(self, response: object, changes: object, head_html: object) -> None:
+            raise RuntimeError("rewriter bug")
+
+    stack.service.pipeline.page_rewriter = Broken()
+    response, body = await stack.get("/landing", stack.visitor_in("hero", "b"))
+    assert response.status == 200 and b"Control hero" in body and body.endswith(b"</html>")
+    async with stack.client.get(stack.base + "/__edgesplit/metrics") as metrics:
+        assert 'edgesplit_page_changes_total{result="failed"} 1' in await metrics.text()

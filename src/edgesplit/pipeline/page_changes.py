@@ -9,6 +9,7 @@ a rewriter answers ``None`` when it leaves the page as it was (too large, undeco
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from .page_plan import PagePlan
 __all__ = ["PageRewriterPort", "apply_page_changes", "html_charset_ok", "is_html"]
 
 _UTF8 = ("utf-8", "utf8", "us-ascii", "ascii")
+log = logging.getLogger("edgesplit.pages")
 
 
 class PageRewriterPort(Protocol):
@@ -82,7 +84,12 @@ async def apply_page_changes(
     head_html = _head_html(response, decision, settings)
     if not plan.changes and head_html is None:
         return response
-    rewritten = await rewriter.rewrite(response, plan.changes, head_html)
+    try:
+        rewritten = await rewriter.rewrite(response, plan.changes, head_html)
+    except Exception:  # noqa: BLE001 - the origin's page rather than an error (rewriters leave the body whole)
+        log.exception("page changes failed; the page passes unchanged")
+        metrics.inc("edgesplit_page_changes_total", result="failed")
+        return response
     if rewritten is None:
         metrics.inc("edgesplit_page_changes_total", result="passed")
         return response
