@@ -284,3 +284,48 @@ def test_the_schema_accepts_every_action() -> None:
     )
     parse_config(doc)
     assert list(VALIDATOR.iter_errors(doc)) == []
+
+
+CHANGE = st.fixed_dictionaries(
+    {
+        "selector": st.sampled_from(["h1", "a.cta", "a, b", "li:nth-child(2)", "", "x" * 600]),
+        "action": st.sampled_from(["set_text", "set_attribute", "add_class", "replace", "remove", "boom"]),
+    },
+    optional={
+        "text": st.text(max_size=5) | st.integers(),
+        "name": st.sampled_from(["title", "onclick", "a b", "", "data-x"]),
+        "value": st.text(max_size=5),
+        "class": st.sampled_from(["c", "two words", "", 'q"']),
+        "html": st.text(max_size=5),
+    },
+)
+ACTIONS = st.fixed_dictionaries(
+    {},
+    optional={
+        "changes": st.lists(CHANGE, max_size=3),
+        "rewrite": st.fixed_dictionaries(
+            {},
+            optional={
+                "path": st.sampled_from(["/b", "b", "//h/x", "/a b", "/x?y"]),
+                "url": st.sampled_from(
+                    ["https://lp.example.net/p", "https://u@h/", "ftp://x/", "https://h/#f"]
+                ),
+                "keep_query": st.booleans() | st.just("yes"),
+            },
+        ),
+        "redirect": st.fixed_dictionaries(
+            {"url": st.sampled_from(["/b", "//h", "https://lp.example.net/x", "javascript:x", "/a b"])},
+            optional={"status": st.sampled_from([301, 302, 200, 399, "302"])},
+        ),
+    },
+)
+
+
+@given(ACTIONS)
+def test_the_schema_is_never_stricter_than_the_validator_on_variant_actions(actions: dict) -> None:
+    doc = document(experiment("e", variants=variants(**actions)), pages={"rewrite_hosts": ["lp.example.net"]})
+    try:
+        parse_config(doc)
+    except ConfigError:
+        return
+    assert list(VALIDATOR.iter_errors(doc)) == []
