@@ -35,7 +35,9 @@ def pages(start_worker: Any) -> Iterator[tuple[Worker, PageOrigin, dict[str, Any
         yield worker, external, config
 
 
-def fetch(worker: Worker, path: str, visitor: str | None = None, headers: dict[str, str] | None = None):
+def fetch(
+    worker: Worker, path: str, visitor: str | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any, bytes]:
     """One request, redirects not followed: (status, headers, raw body)."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):

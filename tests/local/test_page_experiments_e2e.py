@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -18,13 +19,13 @@ from servers import KEYRING
 
 
 @pytest.fixture
-async def stack(tmp_path) -> AsyncIterator[PageStack]:
+async def stack(tmp_path: Path) -> AsyncIterator[PageStack]:
     async for value in page_stack(tmp_path):
         yield value
 
 
 @pytest.fixture
-async def bootstrap_stack(tmp_path) -> AsyncIterator[PageStack]:
+async def bootstrap_stack(tmp_path: Path) -> AsyncIterator[PageStack]:
     async for value in page_stack(tmp_path, bootstrap=True, max_html_bytes=4096):
         yield value
 

@@ -14,7 +14,7 @@ from edgesplit.core import DecisionClaims, HmacKey, Keyring, parse_config
 from edgesplit.pipeline.bootstrap import allow_inline_script, bootstrap_source, bootstrap_tag
 from edgesplit.pipeline.decide import decide
 from edgesplit.pipeline.http import Headers, ProxyRequest
-from edgesplit.pipeline.page_plan import is_prefetch, plan_page
+from edgesplit.pipeline.page_plan import PagePlan, is_prefetch, plan_page
 
 KEYRING = Keyring((HmacKey("k", bytes(range(32))),))
 UA = ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0")
@@ -54,7 +54,7 @@ CONFIG = parse_config(
 )
 
 
-def plan(path: str, method: str = "GET", *headers: tuple[str, str]):
+def plan(path: str, method: str = "GET", *headers: tuple[str, str]) -> PagePlan:
     request = ProxyRequest(method, f"https://shop.example{path}", Headers([UA, *headers]))
     decision = decide(
         request,

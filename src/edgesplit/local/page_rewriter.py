@@ -202,7 +202,7 @@ class SelectolaxRewriter:
             response.body = self.memo.rewrite(decoded, changes, head_html)
         except UnicodeDecodeError:
             return None  # not UTF-8 after all: passed on as the origin sent it
-        except Exception:  # noqa: BLE001 - the page as the origin sent it rather than none
+        except Exception:  # logged: the page as the origin sent it rather than none
             log.exception("HTML changes failed; the page passes unchanged")
             return None
         response.headers.remove("content-encoding", "content-length")
