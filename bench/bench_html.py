@@ -1,6 +1,6 @@
 """HTML changes, self-hosted: rewriting a 100 KB page with ten changes (target: p50 < 2 ms).
 
-    .venv/bin/python bench/bench_html.py [--rounds 400] [--alternatives DIR]
+    .venv/bin/python bench/bench_html.py [--rounds 400] [--alternatives DIR] [--edge]
 
 Measures CPU time per page (``time.thread_time_ns``, so other processes on a busy machine do not
 count) and wall time, for:
@@ -15,6 +15,11 @@ count) and wall time, for:
   same ten changes with lxml + cssselect and with html5lib + cssselect, as the ratios that
   justify the library choice.
 
+- with ``--edge``, the same page and changes through lol-html compiled to WebAssembly (npm
+  ``html-rewriter-wasm``) in Node with JavaScript handlers (``bench/html_edge.mjs``): a lower
+  bound for the Worker's rewriting, whose handlers are Python; native lol-html in workerd is
+  faster than its WebAssembly build, so this is not the Worker's figure either.
+
 All figures come from one run, side by side; the ratios are what to compare across machines.
 """
 
@@ -24,8 +29,11 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -131,10 +139,26 @@ def _alternatives(text: str) -> dict[str, Callable[[], object]]:
     return {"lxml_cssselect": with_lxml, "html5lib_cssselect": with_html5lib}
 
 
+def _edge(text: str, rounds: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".html", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        node = shutil.which("node", path=str(ROOT / ".venv" / "bin")) or "node"
+        out = subprocess.run(
+            [node, str(ROOT / "bench" / "html_edge.mjs"), handle.name, str(rounds)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout
+    return {key: round(value, 3) for key, value in json.loads(out).items() if key.endswith("_ms")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=400)
     parser.add_argument("--alternatives", help="a directory holding lxml, cssselect and html5lib")
+    parser.add_argument("--edge", action="store_true", help="also time lol-html (WebAssembly) in Node")
     args = parser.parse_args()
     text = page()
     claims = DecisionClaims("v", {"hero": "b", "promo": "b"}, "v1", 0, 0)
@@ -154,6 +178,8 @@ def main() -> None:
         sys.path.insert(0, args.alternatives)
         runs.update(_alternatives(text))
     results = {name: _timed(run, args.rounds) for name, run in runs.items()}
+    if args.edge:
+        results["lol_html_wasm_node"] = _edge(text, args.rounds)
     base = results["rewrite"]["cpu_p50_ms"]
     report = {
         "page_bytes": len(text.encode()),
