@@ -63,3 +63,18 @@ def case_experiments() -> list[dict[str, Any]]:
         }
         for i, case in enumerate(CASES)
     ]
+
+
+FUZZ_CHANGES: list[dict[str, str]] = [
+    {"selector": "h1", "action": "set_text", "text": "Fuzzed & <new>"},
+    {"selector": ".a", "action": "add_class", "class": "added"},
+    {"selector": "div > p", "action": "set_attribute", "name": "data-x", "value": 'q"v'},
+    {"selector": "li:nth-child(2)", "action": "remove"},
+    {"selector": "[data-k]", "action": "remove_attribute", "name": "data-k"},
+    {"selector": "#i1", "action": "replace", "html": "<b>replaced</b>"},
+    {"selector": "section p:first-of-type", "action": "before", "html": "<hr>"},
+    {"selector": "ul", "action": "append", "html": "<li>appended</li>"},
+    {"selector": "span:not(.b)", "action": "prepend", "html": "<i>p</i>"},
+    {"selector": "a.b", "action": "remove_class", "class": "b"},
+]
+"""The changes the differential fuzz applies to generated pages (tests/edge/test_worker_pages.py)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 import time
@@ -15,10 +16,13 @@ from typing import Any
 
 import pytest
 from edge_support import BROWSER, ServerThread, Worker, get
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from edgesplit.core import verify_token
+from edgesplit.core import DecisionClaims, verify_token
 from edgesplit.local.page_rewriter import rewrite_html
-from html_table import CASES, case_bootstrap, case_experiments, changes_of, normalise
+from edgesplit.pipeline.bootstrap import bootstrap_source, bootstrap_tag
+from html_table import CASES, FUZZ_CHANGES, case_bootstrap, case_experiments, changes_of, normalise
 from page_origin import NONCE, PageOrigin, page_config, visitor_in
 from servers import KEYRING
 
@@ -30,6 +34,13 @@ def pages(start_worker: Any) -> Iterator[tuple[Worker, PageOrigin, dict[str, Any
     external_host = f"127.0.0.1:{servers.start(external.app())}"
     config = page_config(external_host, bootstrap=True)
     config["experiments"] += case_experiments()
+    config["experiments"].append(
+        {
+            "key": "fuzz",
+            "variants": [{"key": "control", "weight": 0}, {"key": "b", "changes": FUZZ_CHANGES}],
+            "targeting": {"paths": ["/fuzz/*"]},
+        }
+    )
     origin = PageOrigin(documents={f"/case/{i:02d}": case["document"] for i, case in enumerate(CASES)})
     with start_worker(origin, config, servers) as worker:
         yield worker, external, config
@@ -140,3 +151,74 @@ def test_non_html_passes_unchanged_at_the_edge(pages: tuple) -> None:
     status, headers, body = fetch(worker, "/data.json", visitor_in(config, "hero", "b", "/data.json"))
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert b"Control hero" in body and b"edgesplitBootstrap" not in body
+
+
+_CLASSES = st.sampled_from(["", "a", "b", "a b", "b a c"])
+_TEXT = st.text(alphabet="xyz &<>\"'é", max_size=6).map(html.escape)
+
+
+def _attrs(draw: st.DrawFn) -> str:
+    parts = []
+    css_class = draw(_CLASSES)
+    if css_class:
+        parts.append(f'class="{css_class}"')
+    if draw(st.booleans()):
+        parts.append(f'id="i{draw(st.integers(0, 3))}"')
+    if draw(st.booleans()):
+        parts.append('data-k="v"')
+    return (" " + " ".join(parts)) if parts else ""
+
+
+@st.composite
+def _phrasing(draw: st.DrawFn, depth: int = 0) -> str:
+    """Inline content: text, and span/em/a elements (never nested links)."""
+    items = []
+    for _ in range(draw(st.integers(0, 3))):
+        if depth < 2 and draw(st.booleans()):
+            tag = draw(st.sampled_from(["span", "em", "a"] if depth == 0 else ["span", "em"]))
+            items.append(f"<{tag}{_attrs(draw)}>{draw(_phrasing(depth + 1))}</{tag}>")
+        else:
+            items.append(draw(_TEXT))
+    return "".join(items)
+
+
+@st.composite
+def _flow(draw: st.DrawFn, depth: int = 0) -> str:
+    """Block content whose nesting HTML5 keeps as written (no implied end tags)."""
+    items = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["p", "h1", "ul", "div", "section"] if depth < 3 else ["p", "h1"]))
+        if kind in ("p", "h1"):
+            items.append(f"<{kind}{_attrs(draw)}>{draw(_phrasing())}</{kind}>")
+        elif kind == "ul":
+            lis = "".join(
+                f"<li{_attrs(draw)}>{draw(_phrasing())}</li>" for _ in range(draw(st.integers(0, 4)))
+            )
+            items.append(f"<ul{_attrs(draw)}>{lis}</ul>")
+        else:
+            items.append(f"<{kind}{_attrs(draw)}>{draw(_flow(depth + 1))}</{kind}>")
+    return "".join(items)
+
+
+def test_generated_pages_are_changed_alike_by_lol_html_and_lexbor(
+    pages: tuple[Worker, PageOrigin, dict],
+) -> None:
+    """Differential fuzz: well-formed pages the generator makes, the same ten changes."""
+    worker, _, config = pages
+    claims = DecisionClaims("", {"fuzz": "b"}, config["version"], 0, 0)
+    head = bootstrap_tag(
+        bootstrap_source(claims), None, "/__edgesplit", "edgesplit_decision", "edgesplit_pin"
+    )
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body=_flow())
+    def check(body: str) -> None:
+        document = f"<!DOCTYPE html><html><head><title>f</title></head><body>{body}</body></html>"
+        path = f"/fuzz/{hashlib.sha256(document.encode()).hexdigest()[:16]}"  # its own cache key
+        worker.origin.documents[path] = document
+        status, _, out = fetch(worker, path, "visitor-fuzz-1")
+        assert status == 200
+        expected = rewrite_html(document, changes_of({"changes": FUZZ_CHANGES}), head)
+        assert normalise(out.decode("utf-8")) == normalise(expected)
+
+    check()

@@ -39,6 +39,8 @@ def element_handler(change: Change) -> Callable[[Any], None]:
     action, text = change.action, change.text
 
     def handle(element: Any) -> None:
+        if element.removed:  # removed or replaced by an earlier change: nothing more to do
+            return
         if action == "set_text":
             element.setInnerContent(text)  # text content: lol-html escapes it
         elif action == "set_attribute":

@@ -96,9 +96,14 @@ def rewrite_html(text: str, changes: Sequence[Change], head_html: str | None = N
     tree = LexborHTMLParser(text)
     fragments = _Fragments()
     matched = [(change, tree.css(change.selector)) for change in changes]
+    gone: set[int] = set()  # removed or replaced: later changes to them do nothing (as at the edge)
     for change, nodes in matched:
         for node in nodes:
+            if node.mem_id in gone:
+                continue
             _apply(node, change, fragments)
+            if change.action in ("remove", "replace"):
+                gone.add(node.mem_id)
     if head_html is not None and tree.head is not None:
         _prepend(tree.head, fragments.marker(head_html))
     return fragments.render(tree.html or "")
