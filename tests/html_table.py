@@ -76,5 +76,9 @@ FUZZ_CHANGES: list[dict[str, str]] = [
     {"selector": "ul", "action": "append", "html": "<li>appended</li>"},
     {"selector": "span:not(.b)", "action": "prepend", "html": "<i>p</i>"},
     {"selector": "a.b", "action": "remove_class", "class": "b"},
+    {"selector": "div.b", "action": "set_text", "text": "wiped"},
+    {"selector": "li.a", "action": "after", "html": "<li>after</li>"},
+    {"selector": "em", "action": "remove"},
+    {"selector": "p > span", "action": "set_attribute", "name": "title", "value": "t"},
 ]
 """The changes the differential fuzz applies to generated pages (tests/edge/test_worker_pages.py)."""

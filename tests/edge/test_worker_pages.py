@@ -210,7 +210,7 @@ def test_generated_pages_are_changed_alike_by_lol_html_and_lexbor(
         bootstrap_source(claims), None, "/__edgesplit", "edgesplit_decision", "edgesplit_pin"
     )
 
-    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     @given(body=_flow())
     def check(body: str) -> None:
         document = f"<!DOCTYPE html><html><head><title>f</title></head><body>{body}</body></html>"
