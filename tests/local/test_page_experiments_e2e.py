@@ -244,3 +244,15 @@ async def test_a_failing_rewriter_serves_the_origins_page(stack: PageStack) -> N
     assert response.status == 200 and b"Control hero" in body and body.endswith(b"</html>")
     async with stack.client.get(stack.base + "/__edgesplit/metrics") as metrics:
         assert 'edgesplit_page_changes_total{result="failed"} 1' in await metrics.text()
+
+
+async def test_a_head_request_does_not_advertise_the_origins_length_for_a_changed_page(
+    stack: PageStack,
+) -> None:
+    visitor = stack.visitor_in("hero", "b")
+    async with stack.client.head(
+        stack.base + "/landing", headers={**BROWSER, "Cookie": f"edgesplit_id={visitor}"}
+    ) as response:
+        assert response.status == 200 and "Content-Length" not in response.headers
+    async with stack.client.head(stack.base + "/pricing-nq", headers=BROWSER) as plain:
+        assert plain.status == 200

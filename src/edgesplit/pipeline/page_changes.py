@@ -71,6 +71,9 @@ async def apply_page_changes(
     if plan.shared and response.headers.get("x-edgesplit-cache") == "HIT":
         # One cached origin page served a variant it was not fetched for: the fetch saved.
         metrics.inc("edgesplit_cache_shared_hits_total")
+    if method == "HEAD" and (plan.changes or settings.pages.bootstrap) and is_html(response.headers):
+        # A GET would be changed: the origin's length and validators do not describe it.
+        response.headers.remove("content-length", "etag", "content-md5")
     if (
         rewriter is None
         or method != "GET"
