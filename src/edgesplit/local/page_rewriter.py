@@ -15,6 +15,7 @@ its place in the serialised page. The marker holds a per-process secret, so no p
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import secrets
 import zlib
@@ -55,7 +56,9 @@ def _apply(node: LexborNode, change: Change, fragments: _Fragments) -> None:
     action = change.action
     if action == "set_text":
         node.inner_html = ""
-        if change.text:
+        if node.tag in ("script", "style"):  # raw text: written escaped, as lol-html writes it
+            node.insert_child(fragments.marker(html.escape(change.text, quote=False)))
+        elif change.text:
             node.insert_child(change.text)
     elif action == "set_attribute":
         node.attrs[change.name] = change.text
