@@ -8,4 +8,5 @@ echo "== decision time against GrowthBook.run()";   $py bench/bench_core.py
 echo "== the core on Pyodide 0.28.2 against CPython"; $py bench/bench_runtimes.py
 echo "== cache-hit throughput against a bare aiohttp handler"; $py bench/bench_throughput.py
 echo "== request latency with the vendor down, queue rates"; $py bench/bench_events.py
+echo "== HTML changes: a 100 KB page with ten changes, self-hosted"; $py bench/bench_html.py
 echo "== proxy against direct origin at 1000 req/s (artillery, 60 s each)"; $py scripts/loadrun.py steady

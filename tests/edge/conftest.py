@@ -3,12 +3,14 @@ the test origin. Module-scoped: Pyodide takes a few seconds to start."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from edge_support import HERE, ROOT, ServerThread, Worker, node_bin_dir, node_env
@@ -38,16 +40,17 @@ def dry_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return outdir, output
 
 
-@pytest.fixture(scope="module")
-def worker(dry_run: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    dist, _ = dry_run
-    servers = ServerThread()
-    origin = TestOrigin()
+@contextlib.contextmanager
+def running_worker(
+    dist: Path, tmp: Path, origin: Any, config: dict[str, Any], servers: ServerThread | None = None
+) -> Iterator[Worker]:
+    """miniworkerd in front of ``origin`` (an object with ``app()``) with ``config``; ``servers``
+    may already run other apps the config names (they are stopped with it)."""
+    servers = servers or ServerThread()
     vendor = VendorSimulator()
     origin_port = servers.start(origin.app())
     vendor_port = servers.start(vendor.app())
-    tmp = tmp_path_factory.mktemp("worker")
-    (tmp / "config.json").write_text(json.dumps(CONFIG))
+    (tmp / "config.json").write_text(json.dumps(config))
     (tmp / "keys.json").write_text(KEYRING_JSON)
     log = (tmp / "miniworkerd.log").open("w")
     process = subprocess.Popen(
@@ -97,3 +100,17 @@ def worker(dry_run: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) 
         process.stdout.close()
         log.close()
         servers.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(dry_run: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    with running_worker(dry_run[0], tmp_path_factory.mktemp("worker"), TestOrigin(), CONFIG) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def start_worker(dry_run: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``start_worker(origin, config, servers=None)``: a context manager for a Worker of its own."""
+    return lambda origin, config, servers=None: running_worker(
+        dry_run[0], tmp_path_factory.mktemp("worker"), origin, config, servers
+    )

@@ -8,6 +8,7 @@
 //     objects, no functions; the SDK itself refuses tuples), one call at a time per object;
 //   - ctx.storage.sql.exec is synchronous, on a real SQLite (node:sqlite), with cursors;
 //   - alarms fire after setAlarm, a raising handler is retried with exponential backoff (6 times);
+//   - HTMLRewriter is lol-html itself (npm html-rewriter-wasm, see html_rewriter_shim.mjs);
 //   - a raising fetch is passed through to the origin after passThroughOnException();
 //   - /__miniworkerd/fault?part=cache|queue|counters|kv&on=1 makes that part throw, as an
 //     outage or an overloaded Durable Object would, until switched off.
@@ -23,6 +24,7 @@ import { Readable } from "node:stream";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { loadPyodide } from "pyodide";
+import { HTMLRewriter } from "./html_rewriter_shim.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -192,6 +194,7 @@ async function settle() { while (tracked.size) await Promise.allSettled([...trac
 
 // ---------------------------------------------------------------- Pyodide and the Worker
 globalThis.caches = { default: new Cache() };
+globalThis.HTMLRewriter = HTMLRewriter; // real lol-html (html-rewriter-wasm), Cloudflare's API
 class WorkerEntrypoint { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }
 class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }
 class RpcTarget {}

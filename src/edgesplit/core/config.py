@@ -19,6 +19,7 @@ from .holdout import Holdout, parse_holdout
 from .settings import SETTINGS_SECTIONS, Settings, parse_settings
 from .token_budget import check_token_budget
 from .validation import Reader, child_path
+from .variant_actions import check_rewrite_hosts
 
 __all__ = [
     "Config",
@@ -150,6 +151,9 @@ def parse_config(document: Any) -> Config:
     holdout = parse_holdout(reader, obj["holdout"], "holdout", seen) if "holdout" in obj else None
     check_token_budget(reader, [experiment for _, experiment in experiments], version)
     settings = parse_settings(reader, obj)
+    check_rewrite_hosts(
+        reader, [e for _, e in experiments], [i for i, _ in experiments], settings.pages.rewrite_hosts
+    )
 
     if reader.problems:
         raise ConfigError(reader.problems)

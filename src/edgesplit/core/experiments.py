@@ -16,6 +16,7 @@ from .hashing import HASH_SCHEMES, Hasher, make_hasher, make_namespace_hasher
 from .paths import PathPatternError, compile_path_patterns
 from .results import ResultsSettings
 from .validation import Reader, child_path
+from .variant_actions import VARIANT_ACTION_FIELDS, VariantActions, parse_variant_actions
 
 __all__ = ["Experiment", "Namespace", "Outcomes", "Variant", "parse_experiment", "KEY_PATTERN"]
 
@@ -32,6 +33,8 @@ class Variant:
     key: str
     weight: float
     """The configured weight over the sum of all weights (0..1)."""
+    actions: VariantActions | None = None
+    """Rewrite, redirect or HTML changes applied at the edge (core/variant_actions.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,21 +128,22 @@ def _key(reader: Reader, obj: Mapping[str, Any], path: str) -> str | None:
     )
 
 
-def _variants(reader: Reader, value: Any, path: str) -> list[tuple[str, float]] | None:
+def _variants(reader: Reader, value: Any, path: str) -> list[tuple[str, float, VariantActions | None]] | None:
     items = reader.expect_list(value, path, min_items=2, max_items=MAX_VARIANTS)
     if items is None:
         return None
-    parsed: list[tuple[str, float]] = []
+    parsed: list[tuple[str, float, VariantActions | None]] = []
     seen: dict[str, int] = {}
     ok = True
     for i, item in enumerate(items):
         here = child_path(path, i)
-        obj = reader.expect_object(item, here, required=("key",), optional=("weight",))
+        obj = reader.expect_object(item, here, required=("key",), optional=("weight", *VARIANT_ACTION_FIELDS))
         if obj is None:
             ok = False
             continue
         key = _key(reader, obj, here)
         weight = reader.expect_number(obj.get("weight", 1), child_path(here, "weight"), minimum=0)
+        actions = parse_variant_actions(reader, obj, here)
         if key is not None and key in seen:
             reader.fail(child_path(here, "key"), f"duplicates {path}[{seen[key]}].key {key!r}")
             key = None
@@ -148,11 +152,11 @@ def _variants(reader: Reader, value: Any, path: str) -> list[tuple[str, float]] 
         if key is None or weight is None:
             ok = False
             continue
-        parsed.append((key, float(weight)))
-    if ok and sum(weight for _, weight in parsed) <= 0:
+        parsed.append((key, float(weight), actions))
+    if ok and sum(weight for _, weight, _ in parsed) <= 0:
         reader.fail(path, "weights must not all be 0")
         return None
-    if ok and not sum(weight for _, weight in parsed) < float("inf"):
+    if ok and not sum(weight for _, weight, _ in parsed) < float("inf"):
         reader.fail(path, "weights must have a finite sum")
         return None
     return parsed if ok else None
@@ -272,12 +276,12 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
         return None
     assert key is not None and variants is not None and coverage is not None
     assert status is not None and scheme is not None and seed is not None and hash_attribute is not None
-    weights = effective_weights([weight for _, weight in variants], scheme)
-    total = sum(weight for _, weight in variants)
+    weights = effective_weights([weight for _, weight, _ in variants], scheme)
+    total = sum(weight for _, weight, _ in variants)
     ranges = bucket_ranges(weights, float(coverage), close_last=scheme == "edgesplit")
     return Experiment(
         key=key,
-        variants=tuple(Variant(vkey, weight / total) for vkey, weight in variants),
+        variants=tuple(Variant(vkey, weight / total, actions) for vkey, weight, actions in variants),
         coverage=float(coverage),
         status=status,
         hash=scheme,
@@ -292,10 +296,10 @@ def parse_experiment(reader: Reader, value: Any, path: str) -> Experiment | None
         namespace_hasher=make_namespace_hasher(scheme, namespace.id) if namespace else None,
         path_matcher=compile_path_patterns(paths, exclude),
         condition=condition,
-        variant_index={vkey: i for i, (vkey, _) in enumerate(variants)},
+        variant_index={vkey: i for i, (vkey, _, _) in enumerate(variants)},
         guardrails=guardrails,
         bandit=bandit,
         pause=pause,
         results=results or ResultsSettings(),
-        outcomes=Outcomes.build(key, [vkey for vkey, _ in variants], ranges),
+        outcomes=Outcomes.build(key, [vkey for vkey, _, _ in variants], ranges),
     )

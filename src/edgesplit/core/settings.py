@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .ofrep_settings import OfrepSettings, parse_ofrep
+from .page_settings import PageSettings, parse_page_settings
 from .validation import Reader, child_path
 
 __all__ = [
@@ -46,7 +47,7 @@ DEFAULT_BOT_PATTERNS = (
     r"wget",
     r"^$",
 )
-SETTINGS_SECTIONS = ("identity", "policy", "decision", "cache", "admin", "ofrep")
+SETTINGS_SECTIONS = ("identity", "policy", "decision", "cache", "admin", "ofrep", "pages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ class Settings:
     cache: CacheSettings = CacheSettings()
     admin: AdminSettings = AdminSettings()
     ofrep: OfrepSettings = OfrepSettings()
+    pages: PageSettings = PageSettings()
 
 
 def _name(
@@ -308,4 +310,5 @@ def parse_settings(reader: Reader, document: Any) -> Settings:
         cache=section("cache", _cache),
         admin=section("admin", _admin),
         ofrep=section("ofrep", parse_ofrep),
+        pages=section("pages", parse_page_settings),
     )

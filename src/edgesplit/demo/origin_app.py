@@ -10,6 +10,7 @@ import time
 from aiohttp import web
 
 from ..core import Keyring, ManifestBook, verify_token
+from .plain_pages import add_plain_pages
 
 __all__ = ["client_tag", "make_origin_app"]
 
@@ -119,5 +120,6 @@ def make_origin_app(
     app[HEADER_KEY] = decision_header
     app[CLIENT_TAG_KEY] = head
     app.router.add_get("/static/{name}", _static)
+    add_plain_pages(app)  # pages tested at the edge only (split URL, HTML changes)
     app.router.add_get("/{tail:.*}", _render)
     return app

@@ -140,7 +140,7 @@ class FetchOrigin:
         if request.body is not None and request.method not in ("GET", "HEAD"):
             init["body"] = request.body
             init["duplex"] = "half"
-        target = self._target(request.url)
+        target = request.origin_url or self._target(request.url)
         try:
             response = await asyncio.wait_for(js.fetch(target, _js_object(init)), self.timeout_seconds)
         except TimeoutError as exc:

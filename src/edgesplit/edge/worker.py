@@ -42,6 +42,7 @@ from .js_adapters import (
     to_proxy_request,
     to_workers_response,
 )
+from .page_rewriter import HtmlRewriterPages
 from .status_source import EdgeStatusSource
 
 __all__ = ["handle_fetch", "handle_scheduled"]
@@ -145,6 +146,7 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
         else None,
         fail_open=state.fail_open,
         coalescer=state.coalescer,
+        page_rewriter=HtmlRewriterPages(),
     )
 
 

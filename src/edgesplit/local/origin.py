@@ -55,7 +55,9 @@ class AiohttpOrigin:
         parts = urlsplit(request.url)
         target = self.base + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = request.headers.copy()
-        if not self.preserve_host:
+        if request.origin_url is not None:  # a cross-origin rewrite: the pipeline set its Host
+            target = request.origin_url
+        elif not self.preserve_host:
             headers.set("host", self.host)
         if request.body is None:
             headers.remove("content-length")

@@ -21,6 +21,7 @@ from .cache import MemoryCache
 from .guardrail_runner import GuardrailRunner
 from .memory_outbox import MemoryOutbox
 from .origin import AiohttpOrigin
+from .page_rewriter import SelectolaxRewriter
 from .queue_runner import AiohttpSender, LocalQueue
 from .reload import ConfigWatcher
 from .runtime import SystemClock, TaskBackground, new_visitor_id
@@ -135,6 +136,7 @@ class ProxyService:
             before_metrics=self.queue.export_metrics if self.queue is not None else None,
             observer=self.guardrails.recorder,
             status=LocalStatusSource(self.guardrails, self.queue),
+            page_rewriter=SelectolaxRewriter(lambda: self.holder.current.settings.pages.max_html_bytes),
         )
         self.watcher = (
             ConfigWatcher(options.config_path, self.holder, self.metrics, interval=options.reload_interval)

@@ -27,6 +27,8 @@ from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_ho
 from .manifests import manifests_for
 from .metrics import Metrics
 from .ofrep import OfrepRoutes
+from .page_changes import PageRewriterPort, apply_page_changes
+from .page_plan import PagePlan, plan_page
 from .ports import (
     BackgroundPort,
     CachePort,
@@ -68,6 +70,7 @@ class Pipeline:
         status: StatusSource | None = None,
         fail_open: FailOpen | None = None,
         coalescer: MissCoalescer | None = None,
+        page_rewriter: PageRewriterPort | None = None,
     ) -> None:
         self.config = config
         self.origin = origin
@@ -78,6 +81,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.exposure_window_seconds = exposure_window_seconds
         self.observer = observer
+        self.page_rewriter = page_rewriter
         self._fail_open = fail_open or FailOpen(self.metrics, log)
         self.steps = DecisionSteps(
             keyring=keyring,
@@ -148,7 +152,15 @@ class Pipeline:
             request.method, request.url, headers, request.body, request.client_ip, request.platform
         )
         started = self.clock.monotonic()
-        response = await self._fetch(forwarded, decision, config.settings)
+        plan = self._plan(config, decision, forwarded)
+        if plan.redirect is not None:
+            self.metrics.inc("edgesplit_requests_total", outcome="redirect")
+            response = plan.redirect
+        else:
+            response = await self._fetch(plan.request, plan.fetch_decision, config.settings)
+            response = await apply_page_changes(
+                self.page_rewriter, response, plan, decision, settings, request.method, self.metrics
+            )
         self._finish(response, decision)
         response.headers.remove(TRACE_HEADER)  # only edgesplit traces, and only for the admin
         if traced:
@@ -156,6 +168,13 @@ class Pipeline:
         self._emit(decision)
         self._observe(decision, response.status, self.clock.monotonic() - started)
         return response
+
+    def _plan(self, config: Any, decision: Decision, forwarded: ProxyRequest) -> PagePlan:
+        try:
+            return plan_page(config, decision, forwarded)
+        except Exception as exc:  # noqa: BLE001 - the page as the origin has it, without the variant's edits
+            self._fail_open("page_plan", exc)
+            return PagePlan(forwarded, decision)
 
     def _sign(self, headers: Headers, header: str, decision: Decision) -> None:
         """The decision header, signed now that the request really goes to the origin."""

@@ -107,6 +107,9 @@ class ProxyRequest:
     """What the runtime knows beyond HTTP: ``country``, ``bot_score``, ``verified_bot``..."""
     read_body: Callable[[int], Awaitable[bytes | None]] | None = None
     """For edgesplit's own endpoints: the whole body, or None when larger than the limit."""
+    origin_url: str | None = None
+    """Fetch this absolute URL instead of the configured origin (a cross-origin rewrite to a
+    listed host); ``url`` stays the visitor's address, which the cache key is made from."""
 
     @property
     def path(self) -> str:

@@ -1,0 +1,218 @@
+"""HTML changes for the self-hosted proxy, with selectolax (lexbor).
+
+Why selectolax: lexbor is a spec-conformant HTML5 parser in C with its own CSS selector engine
+(every selector of the subset in core/selectors.py, checked by the shared test table against
+lol-html); rewriting a 100 KB page with ten changes costs 2.5x less CPU than lxml + cssselect
+and 38x less than html5lib (bench/bench_html.py, docs/html-experiments.md). It is not
+streaming, so buffering is bounded: a page larger than ``pages.max_html_bytes`` passes on
+unchanged; and each variant's rewrite of a cached page is memoised (``RewriteMemo``).
+
+HTML fragments (replace, before, after, prepend, append and the bootstrap script) are inserted
+verbatim, as lol-html inserts them: a marker text node goes into the tree and the fragment takes
+its place in the serialised page. The marker holds a per-process secret, so no page can forge one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import secrets
+import zlib
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from ..core.variant_actions import Change, with_class, without_class
+from ..pipeline import ProxyResponse
+from ..pipeline.page_changes import html_charset_ok
+
+__all__ = ["RewriteMemo", "SelectolaxRewriter", "rewrite_html"]
+
+_DECODERS = {"gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "deflate": lambda: zlib.decompressobj()}
+_SECRET = secrets.token_hex(8)
+log = logging.getLogger("edgesplit.pages")
+
+
+class _Fragments:
+    """Marker text nodes standing for raw HTML fragments until serialisation."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, str] = {}
+
+    def marker(self, fragment: str) -> str:
+        marker = f"\ue000{_SECRET}:{len(self.raw)}\ue001"
+        self.raw[marker] = fragment
+        return marker
+
+    def render(self, serialised: str) -> str:
+        for marker, fragment in self.raw.items():
+            serialised = serialised.replace(marker, fragment, 1)
+        return serialised
+
+
+def _apply(node: LexborNode, change: Change, fragments: _Fragments) -> None:
+    action = change.action
+    if action == "set_text":
+        node.inner_html = ""
+        if node.tag in ("script", "style"):  # raw text: written escaped, as lol-html writes it
+            node.insert_child(fragments.marker(html.escape(change.text, quote=False)))
+        elif change.text:
+            node.insert_child(change.text)
+    elif action == "set_attribute":
+        node.attrs[change.name] = change.text
+    elif action == "remove_attribute":
+        if change.name in node.attrs:
+            del node.attrs[change.name]
+    elif action == "add_class":
+        node.attrs["class"] = with_class(node.attrs.get("class"), change.text)
+    elif action == "remove_class":
+        current = node.attrs.get("class")
+        if current is not None:
+            node.attrs["class"] = without_class(current, change.text)
+    elif action == "remove":
+        node.decompose()
+    elif action == "replace":
+        node.replace_with(fragments.marker(change.text))
+    elif action == "before":
+        node.insert_before(fragments.marker(change.text))
+    elif action == "after":
+        node.insert_after(fragments.marker(change.text))
+    elif action == "append":
+        node.insert_child(fragments.marker(change.text))
+    elif action == "prepend":
+        _prepend(node, fragments.marker(change.text))
+
+
+def _prepend(node: LexborNode, marker: str) -> None:
+    first = node.first_child
+    if first is None:
+        node.insert_child(marker)
+    else:
+        first.insert_before(marker)
+
+
+def rewrite_html(text: str, changes: Sequence[Change], head_html: str | None = None) -> str:
+    """The page with ``changes`` applied in order (every selector matched against the page as
+    the origin sent it, like a streaming rewriter), and ``head_html`` first in ``<head>``."""
+    tree = LexborHTMLParser(text)
+    fragments = _Fragments()
+    matched = [(change, tree.css(change.selector)) for change in changes]
+    gone: set[int] = set()  # removed or replaced: later changes to them do nothing (as at the edge)
+    for change, nodes in matched:
+        for node in nodes:
+            if node.mem_id in gone:
+                continue
+            _apply(node, change, fragments)
+            if change.action in ("remove", "replace"):
+                gone.add(node.mem_id)
+    if head_html is not None and tree.head is not None:
+        _prepend(tree.head, fragments.marker(head_html))
+    return fragments.render(tree.html or "")
+
+
+class RewriteMemo:
+    """Rewritten pages by (origin page digest, changes, head script), within a byte budget.
+
+    An HTML-change experiment serves one cached origin page to every visitor, so each variant
+    asks for the very same rewrite again and again: parsing it once per variant, not once per
+    request, is what keeps the per-request cost near a hash of the page."""
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._entries: OrderedDict[tuple[bytes, tuple[Change, ...], str | None], bytes] = OrderedDict()
+
+    def rewrite(self, page: bytes, changes: Sequence[Change], head_html: str | None) -> bytes:
+        """``page`` (UTF-8) with the changes applied; raises UnicodeDecodeError on other bytes."""
+        key = (hashlib.sha256(page).digest(), tuple(changes), head_html)
+        cached = self._entries.get(key)
+        if cached is not None:
+            self._entries.move_to_end(key)
+            return cached
+        result = rewrite_html(page.decode("utf-8"), changes, head_html).encode("utf-8")
+        if len(result) <= self.max_bytes // 8:
+            self._entries[key] = result
+            self.size += len(result)
+            while self.size > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self.size -= len(evicted)
+        return result
+
+
+async def _read_bounded(body: object, limit: int) -> tuple[list[bytes], bool]:
+    """Chunks up to ``limit`` bytes; ``False`` when the body goes on past it."""
+    chunks: list[bytes] = []
+    size = 0
+    if isinstance(body, (bytes, bytearray)):
+        return [bytes(body)], len(body) <= limit
+    iterator = body.__aiter__()  # type: ignore[attr-defined]
+    while size <= limit:
+        try:
+            chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            return chunks, True
+        chunks.append(bytes(chunk))
+        size += len(chunk)
+    return chunks, False
+
+
+async def _replay(chunks: list[bytes], rest: object) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+    async for chunk in rest:  # type: ignore[attr-defined]
+        yield chunk
+
+
+def _decode(data: bytes, encoding: str) -> bytes | None:
+    if encoding in ("", "identity"):
+        return data
+    factory = _DECODERS.get(encoding)
+    if factory is None:
+        return None  # br, zstd, compress...: the proxy cannot decode it, so it passes unchanged
+    try:
+        decoder = factory()
+        decoded = decoder.decompress(data)
+        return decoded + decoder.flush() if decoder.eof else None
+    except zlib.error:
+        return None
+
+
+class SelectolaxRewriter:
+    """The pipeline's page-rewriter port for the self-hosted proxy (bounded buffering)."""
+
+    def __init__(self, max_bytes: Callable[[], int]) -> None:
+        self._max_bytes = max_bytes
+        """Read per response: ``pages.max_html_bytes`` of the running config."""
+        self.memo = RewriteMemo()
+
+    async def rewrite(
+        self, response: ProxyResponse, changes: Sequence[Change], head_html: str | None
+    ) -> ProxyResponse | None:
+        encoding = (response.headers.get("content-encoding") or "").strip().lower()
+        if encoding not in ("", "identity", *_DECODERS) or not html_charset_ok(response.headers):
+            return None
+        body = response.body
+        if body is None:
+            return None
+        limit = self._max_bytes()
+        chunks, whole = await _read_bounded(body, limit)
+        if not whole:
+            response.body = _replay(chunks, body)
+            return None
+        raw = b"".join(chunks)
+        decoded = _decode(raw, encoding)
+        response.body = raw
+        if decoded is None or len(decoded) > limit:
+            return None
+        try:
+            response.body = self.memo.rewrite(decoded, changes, head_html)
+        except UnicodeDecodeError:
+            return None  # not UTF-8 after all: passed on as the origin sent it
+        except Exception:  # logged: the page as the origin sent it rather than none
+            log.exception("HTML changes failed; the page passes unchanged")
+            return None
+        response.headers.remove("content-encoding", "content-length")
+        response.headers.set("content-length", str(len(response.body)))
+        return response
