@@ -32,8 +32,9 @@
   var cookieName = data.cookie || "edgesplit_decision";
   var pinCookie = data.pinCookie || "edgesplit_pin";
   var trackUrl = data.track || new URL("track", base).href;
-  var verifyUrl = new URL("verify.mjs", base).href;
-  var manifestUrl = new URL("manifest/", base).href;
+  // An inline copy (the bootstrap edgesplit injects) has no src: it is told where these live.
+  var verifyUrl = new URL(data.verify || "verify.mjs", data.verify ? location.href : base).href;
+  var manifestUrl = new URL(data.manifests || "manifest/", data.manifests ? location.href : base).href;
   var FIRST = "edgesplit:first";
   var HOLD_MS = 3000;
   var root = document.documentElement;

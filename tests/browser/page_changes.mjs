@@ -49,8 +49,7 @@ await run(async (browser) => {
       controlSeen: window.__controlSeen,
     }));
     const token = (await context.cookies()).find((c) => c.name === "edgesplit_decision")?.value;
-    const cookie = token ? JSON.parse(Buffer.from(token.split(".")[2], "base64url").toString()).a : null;
-    results.push({ visitor, frames, client, ...state, cookie, errors, violations });
+    results.push({ visitor, frames, client, ...state, token: token ?? null, errors, violations });
     await context.close();
   }
   return { results };

@@ -16,6 +16,8 @@ from edgesplit.core import (
     DecisionClaims,
     HmacKey,
     Keyring,
+    Manifest,
+    ManifestBook,
     assign,
     parse_config,
     sign_token,
@@ -214,7 +216,9 @@ def test_exposures_of_held_out_visitors_are_marked() -> None:
     assert decision.claims.holdout == {"hero"}
     assert "edgesplit_decision=" in decision.decision_cookie
     cookie_token = decision.decision_cookie.split(";")[0].split("=", 1)[1]
-    assert verify_token(cookie_token, KEYRING, NOW).claims.holdout == {"hero"}  # the lasting cookie keeps it
+    manifests = ManifestBook([Manifest.from_config(config)])
+    lasting = verify_token(cookie_token, KEYRING, NOW, manifests=manifests).claims
+    assert lasting is not None and lasting.holdout == {"hero"}  # the lasting (es2) cookie keeps it
 
 
 def test_status_report_shows_the_holdout_against_the_rest() -> None:

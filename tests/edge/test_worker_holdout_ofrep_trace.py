@@ -9,7 +9,7 @@ from urllib.parse import quote
 from edge_support import Worker, get
 
 from edgesplit.core import assign, parse_config, verify_token
-from servers import CONFIG, KEYRING
+from servers import CONFIG, KEYRING, MANIFESTS, known
 
 ADMIN = "edge-admin-token-for-openness"
 HOLDOUT = {
@@ -37,13 +37,13 @@ def use_config(worker: Worker, document: dict) -> None:
 
 def test_held_out_visitors_get_the_control_and_a_marked_token_at_the_edge(worker: Worker) -> None:
     use_config(worker, HOLDOUT)
-    config = parse_config(HOLDOUT)
+    config = known(parse_config(HOLDOUT))
     visitors = [f"edge-holdout-{n:03d}" for n in range(40)]
     held = [v for v in visitors if config.holdout.contains(v)]
     assert held and len(held) < len(visitors)
     for visitor in visitors:
         _, _, body = get(worker, "/nocache/x", visitor)
-        claims = verify_token(body["decision_header"], KEYRING, time.time()).claims
+        claims = verify_token(body["decision_header"], KEYRING, time.time(), manifests=MANIFESTS).claims
         assert claims.holdout == ({"hero"} if visitor in held else frozenset())
         if visitor in held:
             assert body["assignments"] == {"hero": "control"}
@@ -84,7 +84,7 @@ def test_official_ofrep_providers_against_the_worker(worker: Worker) -> None:
         assert out["details"]["hero:on"]["value"] is (expected["hero"].variant == "bold")
         assert out["details"]["gone"]["errorCode"] == "FLAG_NOT_FOUND"
         token = out["details"]["shop"]["flagMetadata"]["decisionToken"]
-        assert verify_token(token, KEYRING, time.time()).claims.visitor_id == visitor
+        assert verify_token(token, KEYRING, time.time(), manifests=MANIFESTS).claims.visitor_id == visitor
 
     from openfeature import api
     from openfeature.contrib.provider.ofrep import OFREPProvider

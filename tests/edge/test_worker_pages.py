@@ -19,12 +19,12 @@ from edge_support import BROWSER, ServerThread, Worker, get
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgesplit.core import DecisionClaims, verify_token
+from edgesplit.core import DecisionClaims, parse_config, verify_token
 from edgesplit.local.page_rewriter import rewrite_html
 from edgesplit.pipeline.bootstrap import bootstrap_source, bootstrap_tag
 from html_table import CASES, FUZZ_CHANGES, case_bootstrap, case_experiments, changes_of, normalise
 from page_origin import NONCE, PageOrigin, page_config, visitor_in
-from servers import KEYRING
+from servers import KEYRING, MANIFESTS, known
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,7 @@ def pages(start_worker: Any) -> Iterator[tuple[Worker, PageOrigin, dict[str, Any
         }
     )
     origin = PageOrigin(documents={f"/case/{i:02d}": case["document"] for i, case in enumerate(CASES)})
+    known(parse_config(config))  # the tests read the Worker's compact (es2) decisions
     with start_worker(origin, config, servers) as worker:
         yield worker, external, config
 
@@ -142,7 +143,9 @@ def test_the_bootstrap_at_the_edge_honours_the_csp(pages: tuple) -> None:
     data = json.loads(re.match(r"window\.edgesplitBootstrap=(\{.*?\});\n", text).group(1))
     _, fresh, _ = get(worker, "/landing-strict", visitor)  # the same visitor's decision cookie
     [cookie] = [c for c in fresh["set-cookie-all"] if c.startswith("edgesplit_decision=")]
-    claims = verify_token(cookie.split(";")[0].split("=", 1)[1], KEYRING, time.time()).claims
+    claims = verify_token(
+        cookie.split(";")[0].split("=", 1)[1], KEYRING, time.time(), manifests=MANIFESTS
+    ).claims
     assert claims is not None and data["assignments"] == dict(claims.assignments) == {"hero": "b"}
 
 

@@ -9,6 +9,7 @@ from local_stack import Stack
 
 from edgesplit.core import parse_config, verify_token
 from edgesplit.core.holdout import HOLDOUT_VARIANT
+from edgesplit.pipeline.manifests import RECENT_MANIFESTS
 from servers import CONFIG, KEYRING
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
@@ -30,7 +31,9 @@ async def test_held_out_visitors_get_the_control_marked_in_tokens_events_and_sta
     cookies: dict[str, str] = {}
     for visitor in visitors:
         resp, body = await stack.get("/nocache/home", visitor, headers=BROWSER)
-        claims = verify_token(body["decision_header"], KEYRING, time.time()).claims
+        claims = verify_token(
+            body["decision_header"], KEYRING, time.time(), manifests=RECENT_MANIFESTS
+        ).claims
         if visitor in held:
             assert body["assignments"] == {"hero": "control"}
             assert claims.holdout == {"hero"} and "hero" in claims.held_out

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from edgesplit.core import verify_token
+from edgesplit.pipeline.manifests import RECENT_MANIFESTS
 from page_origin import BROWSER, NONCE, PageStack, page_stack
 from servers import KEYRING
 
@@ -142,10 +143,20 @@ async def test_one_origin_fetch_serves_every_variant_of_an_html_change_experimen
 async def test_the_origin_is_not_told_about_an_html_change_experiment(stack: PageStack) -> None:
     """Its variants share the origin's page, so the origin must not be able to vary on them."""
     await stack.get("/landing", stack.visitor_in("hero", "b"))
-    result = verify_token(stack.origin.seen["/landing"]["x-edgesplit-decision"], KEYRING, time.time())
+    result = verify_token(
+        stack.origin.seen["/landing"]["x-edgesplit-decision"],
+        KEYRING,
+        time.time(),
+        manifests=RECENT_MANIFESTS,
+    )
     assert result.ok and result.claims is not None and dict(result.claims.assignments) == {}
     await stack.get("/rendered", stack.visitor_in("rendered", "b", "/rendered"))
-    result = verify_token(stack.origin.seen["/rendered"]["x-edgesplit-decision"], KEYRING, time.time())
+    result = verify_token(
+        stack.origin.seen["/rendered"]["x-edgesplit-decision"],
+        KEYRING,
+        time.time(),
+        manifests=RECENT_MANIFESTS,
+    )
     assert result.ok and result.claims is not None and dict(result.claims.assignments) == {"rendered": "b"}
 
 
@@ -204,7 +215,9 @@ async def test_the_bootstrap_is_first_in_head_and_carries_the_decision_cookies_a
     attrs, text = _bootstrap(body)
     data = json.loads(re.match(r"window\.edgesplitBootstrap=(\{.*?\});\n", text).group(1))
     [cookie] = [c for c in response.headers.getall("Set-Cookie") if c.startswith("edgesplit_decision=")]
-    claims = verify_token(cookie.split(";")[0].split("=", 1)[1], KEYRING, time.time()).claims
+    claims = verify_token(
+        cookie.split(";")[0].split("=", 1)[1], KEYRING, time.time(), manifests=RECENT_MANIFESTS
+    ).claims
     assert data["assignments"] == dict(claims.assignments) == {"hero": "b"}
     assert 'data-track="/__edgesplit/track"' in attrs and "nonce" not in attrs
     assert "Content-Security-Policy" not in response.headers

@@ -14,6 +14,7 @@ from nginx_stack import NginxStack
 
 from edgesplit import load_config
 from edgesplit.core import assign, verify_token
+from edgesplit.pipeline.manifests import RECENT_MANIFESTS
 from servers import CONFIG, DECISION_HEADER, KEYRING
 
 CONFIG_OBJ = load_config(CONFIG)
@@ -151,7 +152,7 @@ async def test_forged_and_foreign_cookies_are_not_trusted(nginx_stack: NginxStac
 
 async def test_origin_header_verifies_and_carries_the_decision(nginx_stack: NginxStack) -> None:
     _, body = await nginx_stack.get("/echo", "visitor-abcdef12", headers=BROWSER)
-    result = verify_token(body["decision_header"], KEYRING, time.time())
+    result = verify_token(body["decision_header"], KEYRING, time.time(), manifests=RECENT_MANIFESTS)
     assert result.ok and result.claims is not None
     assert result.claims.config_version == "e2e-1" and result.claims.visitor_id == "visitor-abcdef12"
     assert dict(result.claims.assignments) == expected("visitor-abcdef12", "/echo")

@@ -15,7 +15,7 @@ from edgesplit.core import assign
 from edgesplit.core.events import exposure_event
 from edgesplit.local.vendor_sim import VendorSimulator
 from edgesplit.queue.drain import DrainPolicy
-from servers import CONFIG, start_app
+from servers import CONFIG, known, start_app
 
 BROWSER = {"User-Agent": "Mozilla/5.0 Firefox/130.0"}
 CONFIG_OBJ = load_config(CONFIG)
@@ -106,6 +106,7 @@ async def test_decisions_are_reused_per_visitor_and_dropped_on_a_config_change(
     updated = json.loads(json.dumps(CONFIG))
     updated["version"] = "e2e-2"
     updated["experiments"][0]["variants"] = [{"key": "control"}, {"key": "bold"}, {"key": "italic"}]
+    known(load_config(updated))  # the test origin reads decisions made with it
     nginx_stack.config_path.write_text(json.dumps(updated))
 
     async def new_version() -> bool:
@@ -125,9 +126,9 @@ def _version(body: dict) -> str:
     import time
 
     from edgesplit.core import verify_token
-    from servers import KEYRING
+    from servers import KEYRING, MANIFESTS
 
-    result = verify_token(body["decision_header"], KEYRING, time.time())
+    result = verify_token(body["decision_header"], KEYRING, time.time(), manifests=MANIFESTS)
     assert result.ok and result.claims is not None
     return result.claims.config_version
 

@@ -80,10 +80,11 @@ class DecisionClaims:
     issued_at: int
     expires_at: int
     held_out: frozenset[str] = field(default_factory=frozenset)
-    holdout: frozenset[str] = field(default_factory=frozenset)
-    """Experiments this visitor is held out of by the global holdout (payload field ``h``)."""
     manifest: Manifest | None = field(default=None, compare=False, repr=False)
     """Set: signed as ``es2`` against this manifest (and set on claims read from ``es2``)."""
+    holdout: frozenset[str] = field(default_factory=frozenset)
+    """Experiments this visitor is held out of by the global holdout (``h`` in es1, an entry flag
+    in es2)."""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -119,7 +120,7 @@ class DecisionClaims:
         holdout = frozenset(key for key, a in assignments.items() if a.reason == "holdout")
         issued = int(now)
         return cls(
-            visitor_id, applied, config_version, issued, issued + ttl_seconds, held_out, holdout, manifest
+            visitor_id, applied, config_version, issued, issued + ttl_seconds, held_out, manifest, holdout
         )
 
     @classmethod
@@ -131,8 +132,8 @@ class DecisionClaims:
             packed.issued_at,
             packed.expires_at,
             packed.held_out,
-            packed.holdout,
             packed.manifest,
+            packed.holdout,
         )
 
     @classmethod
@@ -155,7 +156,13 @@ class DecisionClaims:
         ):
             return None
         return cls(
-            doc["v"], assignments, doc["c"], doc["iat"], doc["exp"], frozenset(held_out), frozenset(holdout)
+            doc["v"],
+            assignments,
+            doc["c"],
+            doc["iat"],
+            doc["exp"],
+            frozenset(held_out),
+            holdout=frozenset(holdout),
         )
 
 

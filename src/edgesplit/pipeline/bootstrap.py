@@ -110,6 +110,8 @@ def bootstrap_tag(source: str, nonce: str | None, admin_prefix: str, cookie: str
     attributes = [
         ("data-edgesplit-bootstrap", ""),
         ("data-track", f"{admin_prefix}/track"),
+        ("data-manifests", f"{admin_prefix}/manifest/"),
+        ("data-verify", f"{admin_prefix}/verify.mjs"),
         ("data-cookie", cookie),
         ("data-pin-cookie", pin_cookie),
     ]

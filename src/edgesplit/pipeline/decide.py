@@ -93,8 +93,8 @@ def _decision_cookie(
         claims.issued_at,
         claims.issued_at + settings.decision.cookie_ttl_seconds,
         claims.held_out,
-        claims.holdout,
         claims.manifest,
+        claims.holdout,
     )
     return format_set_cookie(
         settings.decision.cookie,

@@ -110,13 +110,11 @@ def _rewritten(request: ProxyRequest, rewrite: Rewrite) -> ProxyRequest:
 def _without(claims: DecisionClaims | None, shared: set[str]) -> DecisionClaims | None:
     if claims is None:
         return None
-    return DecisionClaims(
-        claims.visitor_id,
-        {key: value for key, value in claims.assignments.items() if key not in shared},
-        claims.config_version,
-        claims.issued_at,
-        claims.expires_at,
-        frozenset(claims.held_out - shared),
+    return dataclasses.replace(
+        claims,
+        assignments={key: value for key, value in claims.assignments.items() if key not in shared},
+        held_out=frozenset(claims.held_out - shared),
+        holdout=frozenset(claims.holdout - shared),
     )
 
 
