@@ -212,6 +212,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         connect_timeout=args.connect_timeout,
         preserve_host=args.preserve_host,
         access_log=args.access_log,
+        state_url=args.state or os.environ.get("EDGESPLIT_STATE_URL") or None,
     )
     service = ProxyService(options, config, keyring)
     if config_failed:
@@ -435,6 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the client's Host header to the origin (default: the origin's own host)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--state",
+        help="shared state for several proxies: redis://host:6379/0 (default: $EDGESPLIT_STATE_URL, "
+        "else this proxy's own SQLite files); see docs/scaling-out.md",
+    )
     serve.add_argument(
         "--strict-config",
         action="store_true",

@@ -140,4 +140,4 @@ class GuardrailRunner:
         rows = self.recorder.drain(self.clock.now())
         if rows:
             self.locked(self.counts.add, rows)
-        self.sql.close()
+        self.locked(self.sql.close)  # a cancelled tick's worker thread may still be using it
