@@ -20,10 +20,10 @@ from typing import Any
 
 from ..core import ConfigError, ConfigHolder
 from ..guardrails.recorder import CountsRecorder
-from ..guardrails.updater import Update, prepare_update, record_update
+from ..guardrails.updater import PreparedUpdate, Update, prepare_update, record_update
 from ..local.guardrail_runner import write_text_atomically
 from ..pipeline import Clock, Metrics
-from .port import CountBatch, StatePort, StateUnavailable
+from .port import Changes, ClusterCounts, CountBatch, StatePort, StateUnavailable
 from .snapshot import Snapshot
 
 __all__ = ["SharedGuardrailRunner", "new_proxy_id"]
@@ -64,6 +64,9 @@ class SharedGuardrailRunner:
         self.forget_after = forget_after
         """A proxy silent this long no longer holds updates back (its late counts still count)."""
         self.max_batch_rows = max_batch_rows
+        self.report_ttl = max(3 * poll_interval, 1.0)
+        """A report older than this means the proxy is cut off: no update until it is back or
+        forgotten. Its counts since its last flush (one poll interval) may be missing before that."""
         self.queue_stats = queue_stats
         self.proxy = proxy_id or new_proxy_id()
         self.rng = rng or random.Random()
@@ -141,15 +144,15 @@ class SharedGuardrailRunner:
             "config_version": self.applied_version,
             "queue": queue,
         }
-        await self.state.report(self.proxy, report, now, max(3 * self.poll_interval, 5.0))
+        await self.state.report(self.proxy, report, now, self.report_ttl)
 
     async def poll_config(self) -> None:
         """Apply the published document if it changed; publish ours if there is none yet."""
         version = await self.state.config_version()
-        if version == self.applied_version:
-            return
         if version == 0:
             await self.state.seed_config(json.dumps(self.holder.source_document(), indent=2) + "\n")
+            version = await self.state.config_version()
+        if version == self.applied_version:
             return
         published = await self.state.config()
         if published is None:
@@ -199,14 +202,8 @@ class SharedGuardrailRunner:
         version, text = published
         try:
             keys = [experiment.key for experiment in self.holder.current.experiments]
-            snapshot = Snapshot(await self.state.read(keys, now))
-            try:
-                prepared = await asyncio.to_thread(prepare_update, text, snapshot.store, now, self.rng)
-                if prepared.text is not None:
-                    record_update(snapshot.store, prepared.update, now)
-                changes = snapshot.changes()
-            finally:
-                snapshot.close()
+            counts = await self.state.read(keys, now)
+            prepared, changes = await asyncio.to_thread(self._plan, counts, text, now)
         except ConfigError as exc:
             log.error("guardrail update skipped: the published config is invalid: %s", exc)
             return self._skip("invalid_config")
@@ -218,6 +215,7 @@ class SharedGuardrailRunner:
             log.error("guardrail update refused by validation, not applied: %s", prepared.refused)
         if not await self.state.commit(lease, changes, prepared.text, version):
             return self._skip("fenced")  # the lease moved on or the document changed meanwhile
+        self.metrics.inc("edgesplit_guardrail_updates_total")
         if prepared.text is None:
             return Update(verdicts=update.verdicts)
         for key, record in update.pauses.items():
@@ -227,6 +225,18 @@ class SharedGuardrailRunner:
             log.info("bandit %r weights now %s", key, [round(w, 3) for w in weights])
         await self._guarded("config", self.poll_config())
         return update
+
+    def _plan(self, counts: ClusterCounts, text: str, now: float) -> tuple[PreparedUpdate, Changes]:
+        """The shared update step on the cluster's numbers, in a worker thread (which owns the
+        in-memory snapshot from start to end, even if the pass is cancelled meanwhile)."""
+        snapshot = Snapshot(counts)
+        try:
+            prepared = prepare_update(text, snapshot.store, now, self.rng)
+            if prepared.text is not None:
+                record_update(snapshot.store, prepared.update, now)
+            return prepared, snapshot.changes()
+        finally:
+            snapshot.close()
 
     async def stop(self) -> None:
         if self._task is not None:
