@@ -22,12 +22,13 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, fsync: str = "always") -> None:
         if REDIS_SERVER is None:
             pytest.skip(
                 "redis-server is not installed (scripts/setup.sh installs Debian's redis-server as root)"
             )
         self.directory = directory
+        self.fsync = fsync
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -44,7 +45,7 @@ class RedisServer:
                 "--bind", "127.0.0.1",
                 "--dir", str(self.directory),
                 "--appendonly", "yes",
-                "--appendfsync", "always",
+                "--appendfsync", self.fsync,
                 "--save", "",
                 "--protected-mode", "yes",
                 "--loglevel", "warning",
