@@ -65,6 +65,7 @@ async def start_cluster(
     *,
     interval: float,
     poll: float = 0.1,
+    admin_token: str | None = None,
 ) -> tuple[Cluster, Callable[[], Any]]:
     """``count`` proxies, each with its own config file (its last-known-good copy) and queue
     directory, as on separate machines. Returns the cluster and an async ``stop``."""
@@ -82,6 +83,7 @@ async def start_cluster(
             guardrail_interval=interval,
             reload_interval=poll,
             state_url=state_url,
+            admin_token=admin_token,
         )
         service = ProxyService(options, load_config(str(config_path)), KEYRING, outbox=MemoryOutbox())
         await service.start()

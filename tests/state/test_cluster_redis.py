@@ -308,3 +308,37 @@ async def test_a_silent_redis_never_holds_a_request_up(tmp_path: Path) -> None:
             writer.close()
         silent.close()
         await silent.wait_closed()
+
+
+async def test_every_proxys_status_page_shows_the_cluster_numbers_and_each_proxy(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cluster, stop = await start_cluster(
+        tmp_path, SAME, 3, redis_server.url, interval=3600, admin_token="s3cret"
+    )
+    try:
+        for n in range(90):
+            await cluster.get(f"/nocache/p{n}", f"visitor-{n:06d}")
+        for service in cluster.services:
+            await service.guardrails.flush(time.time())
+        headers = {"Authorization": "Bearer s3cret"}
+        pages = []
+        for service in cluster.services:
+            base = f"http://127.0.0.1:{service.port}/__edgesplit"
+            async with cluster.client.get(f"{base}/status.json", headers=headers) as resp:
+                assert resp.status == 200
+                pages.append(await resp.json())
+            async with cluster.client.get(f"{base}/status.json") as resp:
+                assert resp.status in (401, 403)  # the cluster's numbers are not public
+        for page in pages:
+            variants = page["experiments"][0]["variants"]
+            assert sum(v["requests"] for v in variants) == 90  # all three proxies' requests, on each one
+            assert sorted(page["proxies"]) == sorted(s.guardrails.proxy for s in cluster.services)
+            assert all(p is not None and p["behind"] is False for p in page["proxies"].values())
+        async with cluster.client.get(
+            f"http://127.0.0.1:{cluster.services[0].port}/__edgesplit/status", headers=headers
+        ) as resp:
+            html = await resp.text()
+        assert "<h2>Proxies</h2>" in html and cluster.services[2].guardrails.proxy in html
+    finally:
+        await stop()
