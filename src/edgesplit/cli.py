@@ -168,6 +168,24 @@ def _run(main: Any) -> None:
         runner.run(main)
 
 
+def cmd_config_push(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .state import StateUnavailable
+    from .state.push import push_config_file
+
+    url = args.state or os.environ.get("EDGESPLIT_STATE_URL")
+    if not url:
+        raise SystemExit("edgesplit config push: pass --state redis://... or set EDGESPLIT_STATE_URL")
+    try:
+        version = asyncio.run(push_config_file(url, args.file))
+    except (StateUnavailable, ValueError) as exc:
+        print(f"edgesplit: {exc}", file=sys.stderr)
+        return 1
+    print(f"published {args.file} as version {version}; every proxy applies it within its poll interval")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
 
     from .local.service import ProxyOptions, ProxyService, serve_forever
@@ -498,6 +516,13 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--config", required=True)
     resume.add_argument("--state-dir", default="edgesplit-queue")
     resume.set_defaults(run=cmd_experiment_resume)
+
+    config = sub.add_parser("config", help="the config document shared by several proxies (--state)")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    push = config_sub.add_parser("push", help="validate a config file and publish it to every proxy")
+    push.add_argument("file")
+    push.add_argument("--state", help="redis://host:6379/0 (default: $EDGESPLIT_STATE_URL)")
+    push.set_defaults(run=cmd_config_push)
 
     schema = sub.add_parser("schema", help="print the configuration's JSON Schema")
     schema.set_defaults(run=cmd_schema)

@@ -5,6 +5,11 @@ crash mid-run loses no counts; a silent Redis never holds a request up."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +19,8 @@ from redis_server import RedisServer
 
 from edgesplit.state import open_state
 from edgesplit.state.runner import SharedGuardrailRunner
+
+EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"
 
 FRAGILE = {
     "schema_version": 1,
@@ -341,4 +348,73 @@ async def test_every_proxys_status_page_shows_the_cluster_numbers_and_each_proxy
             html = await resp.text()
         assert "<h2>Proxies</h2>" in html and cluster.services[2].guardrails.proxy in html
     finally:
+        await stop()
+
+
+def push(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EDGESPLIT, "config", "push", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+async def test_config_push_reaches_every_proxy_and_an_invalid_document_is_refused_with_its_path(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cluster, stop = await start_cluster(tmp_path, SAME, 3, redis_server.url, interval=3600)
+    try:
+        await wait_for(lambda: all(s.guardrails.applied_version == 1 for s in cluster.services), "the seed")
+        broken = json.loads(json.dumps(SAME))
+        broken["experiments"][0]["variants"][1]["weight"] = -1
+        (tmp_path / "broken.json").write_text(json.dumps(broken))
+        result = await asyncio.to_thread(push, str(tmp_path / "broken.json"), "--state", redis_server.url)
+        assert result.returncode == 1 and "experiments[0].variants[1].weight" in result.stderr
+        (tmp_path / "garbage.json").write_text("{not json")
+        result = await asyncio.to_thread(push, str(tmp_path / "garbage.json"), "--state", redis_server.url)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        paused = json.loads(json.dumps(SAME))
+        paused["version"] = "aa-2"
+        paused["experiments"][0]["status"] = "paused"
+        (tmp_path / "paused.json").write_text(json.dumps(paused))
+        result = await asyncio.to_thread(
+            push, str(tmp_path / "paused.json"), env={"EDGESPLIT_STATE_URL": redis_server.url}
+        )
+        assert result.returncode == 0, result.stderr
+        assert "version 2" in result.stdout  # the refused pushes stored nothing
+        await wait_for(
+            lambda: all(s.holder.current.version == "aa-2" for s in cluster.services), "every proxy on aa-2"
+        )
+        on_disk = json.loads((tmp_path / "proxy-2" / "config.json").read_text())
+        assert on_disk["version"] == "aa-2"  # each proxy's last-known-good copy
+        down = await asyncio.to_thread(
+            push, str(tmp_path / "paused.json"), "--state", "redis://127.0.0.1:1/0"
+        )
+        assert down.returncode == 1 and "redis" in down.stderr.lower()
+        bad_url = await asyncio.to_thread(push, str(tmp_path / "paused.json"), "--state", "ftp://x")
+        assert bad_url.returncode == 1 and "expected redis://" in bad_url.stderr
+    finally:
+        await stop()
+
+
+async def test_a_document_written_to_redis_behind_the_validators_back_is_refused_by_every_proxy(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    cluster, stop = await start_cluster(tmp_path, SAME, 2, redis_server.url, interval=3600)
+    state = open_state(redis_server.url, time.time)
+    try:
+        await wait_for(lambda: all(s.guardrails.applied_version == 1 for s in cluster.services), "the seed")
+        await state.push_config('{"schema_version": 1, "experiments": [{"key": "x"}]}')  # unvalidated write
+        await wait_for(
+            lambda: cluster.total("edgesplit_config_refused_total") == 2, "both proxies to refuse it"
+        )
+        assert all(s.holder.current.version == "aa-1" for s in cluster.services)  # the running config stays
+        status, body = await cluster.get("/nocache/p", "visitor-000001")
+        assert status == 200 and body["assignments"]["same"] in ("a", "b")
+        on_disk = json.loads((tmp_path / "proxy-0" / "config.json").read_text())
+        assert on_disk["version"] == "aa-1"  # the last-known-good copy is not overwritten
+    finally:
+        await state.close()
         await stop()
