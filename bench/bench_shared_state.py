@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "state"))
 from bench_throughput import hammer
+from cluster import document
 from redis import asyncio as aioredis
 from redis_server import RedisServer, free_port
 
@@ -29,19 +30,8 @@ from edgesplit.state.redis_state import RedisState
 from servers import KEYRING_JSON, TestOrigin, start_app
 
 EDGESPLIT = str(Path(sys.executable).with_name("edgesplit"))
-CONFIG = {
-    "schema_version": 1,
-    "version": "bench-1",
-    "identity": {"secure": False},
-    "experiments": [
-        {
-            "key": "checkout",
-            "variants": [{"key": "a"}, {"key": "b"}],
-            "targeting": {"paths": ["/page/**"]},
-            "guardrails": {"min_sample": 1000, "metrics": ["errors", "conversion"]},
-        }
-    ],
-}
+CONFIG = document("bench-1", "checkout", ["/page/**"], guardrails={"min_sample": 1000, "metrics": ["errors"]})
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 

@@ -20,6 +20,18 @@ from edgesplit.local.service import ProxyOptions, ProxyService
 from servers import KEYRING, TestOrigin, start_app
 
 
+def document(version: str, key: str, paths: list[str], **options: Any) -> dict[str, Any]:
+    """A config with one two-variant experiment on ``paths`` (guardrails, bandit... as options)."""
+    variants = [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}]
+    experiment = {"key": key, "variants": variants, "targeting": {"paths": paths}, **options}
+    return {
+        "schema_version": 1,
+        "version": version,
+        "identity": {"secure": False},
+        "experiments": [experiment],
+    }
+
+
 @dataclass
 class Cluster:
     services: list[ProxyService]

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cluster import start_cluster, wait_for
+from cluster import document, start_cluster, wait_for
 from redis_server import RedisServer
 
 from edgesplit.state import open_state
@@ -22,32 +22,12 @@ from edgesplit.state.runner import SharedGuardrailRunner
 
 EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"
 
-FRAGILE = {
-    "schema_version": 1,
-    "version": "guard-1",
-    "identity": {"secure": False},
-    "experiments": [
-        {
-            "key": "fragile",
-            "variants": [{"key": "a"}, {"key": "b"}],
-            "targeting": {"paths": ["/fragile"]},
-            "guardrails": {"min_sample": 100, "metrics": ["errors"], "alpha": 0.01},
-        }
-    ],
-}
-SAME = {
-    "schema_version": 1,
-    "version": "aa-1",
-    "identity": {"secure": False},
-    "experiments": [
-        {
-            "key": "same",
-            "variants": [{"key": "a"}, {"key": "b"}],
-            "targeting": {"paths": ["/nocache/**"]},
-            "guardrails": {"min_sample": 50, "metrics": ["errors"], "alpha": 0.01},
-        }
-    ],
-}
+FRAGILE = document(
+    "guard-1", "fragile", ["/fragile"], guardrails={"min_sample": 100, "metrics": ["errors"], "alpha": 0.01}
+)
+SAME = document(
+    "aa-1", "same", ["/nocache/**"], guardrails={"min_sample": 50, "metrics": ["errors"], "alpha": 0.01}
+)
 
 
 async def cluster_counts(url: str, experiment: str) -> dict[str, dict[str, float]]:
@@ -176,19 +156,12 @@ async def test_an_aa_run_through_a_redis_crash_counts_every_request_once(
         await stop()
 
 
-BANDIT = {
-    "schema_version": 1,
-    "version": "bandit-1",
-    "identity": {"secure": False},
-    "experiments": [
-        {
-            "key": "arm",
-            "variants": [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
-            "targeting": {"paths": ["/nocache/**"]},
-            "bandit": {"min_weight": 0.05, "max_weight": 0.95, "update_interval_seconds": 3600},
-        }
-    ],
-}
+BANDIT = document(
+    "bandit-1",
+    "arm",
+    ["/nocache/**"],
+    bandit={"min_weight": 0.05, "max_weight": 0.95, "update_interval_seconds": 3600},
+)
 
 
 async def test_a_bandit_moves_once_per_its_interval_and_every_proxy_applies_the_same_weights(

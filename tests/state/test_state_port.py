@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis_server import RedisServer
 
 from edgesplit.state import ClusterCounts, CountBatch, StatePort, StateUnavailable, open_state
 from edgesplit.state.port import Changes
+from edgesplit.state.redis_state import RedisState
 from edgesplit.state.snapshot import Snapshot
 
 HOUR = 3600
@@ -156,3 +158,28 @@ async def test_a_redis_that_does_not_answer_is_unavailable_within_the_timeout() 
             writer.close()
         silent.close()
         await silent.wait_closed()
+
+
+async def test_a_commit_meeting_a_clobbered_key_writes_nothing_at_all(redis_server: RedisServer) -> None:
+    """Redis does not roll a failing script back: every key is checked before the first write."""
+    state = open_state(redis_server.url, time.time)
+    try:
+        await state.seed_config("one")
+        lease = await state.acquire_lease("p1", 30)
+        assert lease is not None
+        assert isinstance(state, RedisState)
+        await state.redis.set(state.key("history", "z"), "not a list")
+        changes = Changes(
+            state={"a": {"x": 1.0}},
+            history={
+                "a": [{"at": 1.0, "kind": "paused", "detail": {}}],
+                "z": [{"at": 1.0, "kind": "paused", "detail": {}}],
+            },
+        )
+        with pytest.raises(StateUnavailable, match="nothing was written"):
+            await state.commit(lease, changes, "two", 1)
+        counts = await state.read(["a"], time.time())
+        assert counts.state["a"] == {} and counts.history["a"] == []
+        assert await state.config() == (1, "one")
+    finally:
+        await state.close()

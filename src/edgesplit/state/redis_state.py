@@ -71,6 +71,18 @@ local version = tonumber(redis.call('HGET', KEYS[3], 'version') or '0')
 if version ~= tonumber(ARGV[3]) then return 0 end
 local prefix = ARGV[4]
 local changes = cjson.decode(ARGV[5])
+local function usable(key, kind)
+  local found = redis.call('TYPE', key).ok
+  return found == 'none' or found == kind
+end
+-- check every key before the first write: a script that fails midway keeps what it wrote
+if not usable(KEYS[3], 'hash') then return -1 end
+for experiment, _ in pairs(changes.state) do
+  if not usable(prefix .. ':state:' .. experiment, 'hash') then return -1 end
+end
+for experiment, _ in pairs(changes.history) do
+  if not usable(prefix .. ':history:' .. experiment, 'list') then return -1 end
+end
 for experiment, values in pairs(changes.state) do
   for name, value in pairs(values) do
     redis.call('HSET', prefix .. ':state:' .. experiment, name, value)
@@ -207,6 +219,8 @@ class RedisState:
                 ],
             )
         )
+        if done == -1:
+            raise StateUnavailable("redis: a shared-state key holds another type; nothing was written")
         return bool(done)
 
     async def config(self) -> tuple[int, str] | None:
