@@ -78,6 +78,7 @@ async def start_cluster(
     interval: float,
     poll: float = 0.1,
     admin_token: str | None = None,
+    vendor_url: str | None = None,
 ) -> tuple[Cluster, Callable[[], Any]]:
     """``count`` proxies, each with its own config file (its last-known-good copy) and queue
     directory, as on separate machines. Returns the cluster and an async ``stop``."""
@@ -96,8 +97,11 @@ async def start_cluster(
             reload_interval=poll,
             state_url=state_url,
             admin_token=admin_token,
+            vendor_url=vendor_url,  # with a vendor, events go through each proxy's own disk queue
+            direct_timeout=0.5,
         )
-        service = ProxyService(options, load_config(str(config_path)), KEYRING, outbox=MemoryOutbox())
+        outbox = None if vendor_url else MemoryOutbox()
+        service = ProxyService(options, load_config(str(config_path)), KEYRING, outbox=outbox)
         await service.start()
         services.append(service)
     client = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())

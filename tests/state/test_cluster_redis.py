@@ -293,28 +293,54 @@ async def test_a_silent_redis_never_holds_a_request_up(tmp_path: Path) -> None:
 async def test_every_proxys_status_page_shows_the_cluster_numbers_and_each_proxy(
     tmp_path: Path, redis_server: RedisServer
 ) -> None:
+    """The vendor is down: each proxy keeps its events in its own disk queue, and every status
+    page shows the cluster's counts, every proxy and its queue depth, and their sum."""
     cluster, stop = await start_cluster(
-        tmp_path, SAME, 3, redis_server.url, interval=3600, admin_token="s3cret"
+        tmp_path,
+        SAME,
+        3,
+        redis_server.url,
+        interval=3600,
+        admin_token="s3cret",
+        vendor_url="http://127.0.0.1:1/batch",  # nothing listens there
     )
     try:
         for n in range(90):
             await cluster.get(f"/nocache/p{n}", f"visitor-{n:06d}")
-        for service in cluster.services:
-            await service.guardrails.flush(time.time())
+
+        def queued(service: Any) -> int:
+            return sum(v["depth"] for shard in service.queue.stats().values() for v in shard.values())
+
+        await wait_for(lambda: all(queued(s) > 0 for s in cluster.services), "events queued on every proxy")
         headers = {"Authorization": "Bearer s3cret"}
-        pages = []
-        for service in cluster.services:
-            base = f"http://127.0.0.1:{service.port}/__edgesplit"
-            async with cluster.client.get(f"{base}/status.json", headers=headers) as resp:
-                assert resp.status == 200
-                pages.append(await resp.json())
-            async with cluster.client.get(f"{base}/status.json") as resp:
-                assert resp.status in (401, 403)  # the cluster's numbers are not public
+        pages: list[dict[str, Any]] = []
+
+        async def every_page_shows_every_proxy_in() -> bool:
+            pages.clear()
+            for service in cluster.services:
+                base = f"http://127.0.0.1:{service.port}/__edgesplit"
+                async with cluster.client.get(f"{base}/status.json", headers=headers) as resp:
+                    assert resp.status == 200
+                    pages.append(await resp.json())
+            return all(
+                len(page["proxies"]) == 3
+                and all(
+                    p is not None and not p["behind"] and p["depth"] > 0 for p in page["proxies"].values()
+                )
+                and sum(v["requests"] for v in page["experiments"][0]["variants"]) == 90  # every proxy's
+                for page in pages
+            )
+
+        await wait_for(
+            every_page_shows_every_proxy_in, "every status page to show the cluster and its proxies"
+        )
         for page in pages:
-            variants = page["experiments"][0]["variants"]
-            assert sum(v["requests"] for v in variants) == 90  # all three proxies' requests, on each one
             assert sorted(page["proxies"]) == sorted(s.guardrails.proxy for s in cluster.services)
-            assert all(p is not None and p["behind"] is False for p in page["proxies"].values())
+            assert page["queue"]["depth"] == sum(p["depth"] for p in page["proxies"].values())
+        async with cluster.client.get(
+            f"http://127.0.0.1:{cluster.services[1].port}/__edgesplit/status.json"
+        ) as resp:
+            assert resp.status in (401, 403)  # the cluster's numbers are not public
         async with cluster.client.get(
             f"http://127.0.0.1:{cluster.services[0].port}/__edgesplit/status", headers=headers
         ) as resp:
@@ -360,8 +386,13 @@ async def test_config_push_reaches_every_proxy_and_an_invalid_document_is_refuse
         await wait_for(
             lambda: all(s.holder.current.version == "aa-2" for s in cluster.services), "every proxy on aa-2"
         )
-        on_disk = json.loads((tmp_path / "proxy-2" / "config.json").read_text())
-        assert on_disk["version"] == "aa-2"  # each proxy's last-known-good copy
+        await wait_for(  # each proxy's last-known-good copy
+            lambda: all(
+                json.loads((tmp_path / f"proxy-{i}" / "config.json").read_text())["version"] == "aa-2"
+                for i in range(3)
+            ),
+            "every proxy's file on aa-2",
+        )
         down = await asyncio.to_thread(
             push, str(tmp_path / "paused.json"), "--state", "redis://127.0.0.1:1/0"
         )

@@ -113,7 +113,7 @@ return version
 
 
 class RedisState:
-    def __init__(self, url: str, *, prefix: str = "edgesplit", timeout: float = 0.5) -> None:
+    def __init__(self, url: str, *, prefix: str = "edgesplit", timeout: float = 1.0) -> None:
         self.prefix = prefix
         self.timeout = timeout
         self.redis = aioredis.Redis.from_url(

@@ -64,7 +64,7 @@ class SharedGuardrailRunner:
         self.forget_after = forget_after
         """A proxy silent this long no longer holds updates back (its late counts still count)."""
         self.max_batch_rows = max_batch_rows
-        self.report_ttl = max(3 * poll_interval, 1.0)
+        self.report_ttl = max(3 * poll_interval, 3.0)
         """A report older than this means the proxy is cut off: no update until it is back or
         forgotten. Its counts since its last flush (one poll interval) may be missing before that."""
         self.queue_stats = queue_stats
