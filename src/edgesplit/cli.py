@@ -294,6 +294,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     now = time.time()
+    if args.state:  # several proxies sharing state: the cluster's numbers
+        from .state.cluster_status import cluster_report
+
+        print(json.dumps(cluster_report(args.state, config, now), indent=2))
+        return 0
     counts_path = Path(args.state_dir) / "counts.sqlite3"
     keys = [experiment.key for experiment in config.experiments]
     data = (
@@ -505,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--state-dir", default="edgesplit-queue", help="the proxy's --queue-dir (default ./edgesplit-queue)"
     )
+    status.add_argument("--state", help="the proxies' shared state, redis://... (instead of --state-dir)")
     status.set_defaults(run=cmd_status)
 
     experiment = sub.add_parser("experiment", help="change an experiment in a config file")

@@ -110,6 +110,25 @@ async def test_a_harmful_variant_is_paused_once_for_the_whole_cluster(
         ]
         assert sorted(per_proxy) == [0, 0, 1]
         assert totals["a"]["requests"] + totals["b"]["requests"] > 100  # the cluster's numbers, not a third
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [
+                EDGESPLIT,
+                "status",
+                "--config",
+                str(tmp_path / "proxy-1" / "config.json"),
+                "--state",
+                redis_server.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)["experiments"][0]
+        assert report["status"] == "paused" and [item["kind"] for item in report["history"]] == ["paused"]
+        b = next(v for v in report["variants"] if v["key"] == "b")
+        assert b["errors"] == b["requests"] >= totals["b"]["requests"]  # the cluster's, from the shared store
     finally:
         await stop()
 

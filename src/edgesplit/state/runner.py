@@ -26,9 +26,12 @@ from ..pipeline import Clock, Metrics
 from .port import Changes, ClusterCounts, CountBatch, StatePort, StateUnavailable
 from .snapshot import Snapshot
 
-__all__ = ["SharedGuardrailRunner", "new_proxy_id"]
+__all__ = ["FORGET_AFTER", "SharedGuardrailRunner", "new_proxy_id"]
 
 log = logging.getLogger("edgesplit.state")
+
+FORGET_AFTER = 60.0
+"""Seconds after which a silent proxy no longer holds updates back, nor shows on the status page."""
 
 
 def new_proxy_id() -> str:
@@ -46,7 +49,7 @@ class SharedGuardrailRunner:
         *,
         interval: float = 10.0,
         poll_interval: float = 1.0,
-        forget_after: float = 60.0,
+        forget_after: float = FORGET_AFTER,
         max_batch_rows: int = 10_000,
         queue_stats: Callable[[], dict[str, dict[str, Any]]] | None = None,
         proxy_id: str | None = None,
