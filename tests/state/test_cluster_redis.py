@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cluster import document, start_cluster, wait_for
 from redis_server import RedisServer
 
@@ -76,10 +77,17 @@ async def test_one_proxy_on_sqlite_and_three_on_redis_reach_the_same_decision(
     assert [item["kind"] for item in await cluster_history(redis_server.url, "fragile")] == ["paused"]
 
 
+@pytest.mark.parametrize("backend", ["redis", "sqlite"])
 async def test_a_harmful_variant_is_paused_once_for_the_whole_cluster(
-    tmp_path: Path, redis_server: RedisServer
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
-    cluster, stop = await start_cluster(tmp_path, FRAGILE, 3, redis_server.url, interval=0.3)
+    """Both backends of the port, through the same runner: Redis, and one SQLite file shared by
+    three proxy processes' worth of connections on one machine."""
+    if backend == "redis":
+        url = request.getfixturevalue("redis_server").url
+    else:
+        url = f"sqlite://{tmp_path / 'shared.sqlite3'}"
+    cluster, stop = await start_cluster(tmp_path, FRAGILE, 3, url, interval=0.3)
     try:
         for n in range(3000):
             await cluster.get("/fragile", f"before-{n:06d}")
@@ -101,7 +109,7 @@ async def test_a_harmful_variant_is_paused_once_for_the_whole_cluster(
             lambda: cluster.total("edgesplit_guardrail_updates_total") >= passes + 3,
             "three more update passes",
         )
-        history = await cluster_history(redis_server.url, "fragile")
+        history = await cluster_history(url, "fragile")
         assert [item["kind"] for item in history] == ["paused"]  # acted once, not once per proxy
         totals = pauses[0]["numbers"]["totals"]
         per_proxy = [
@@ -118,7 +126,7 @@ async def test_a_harmful_variant_is_paused_once_for_the_whole_cluster(
                 "--config",
                 str(tmp_path / "proxy-1" / "config.json"),
                 "--state",
-                redis_server.url,
+                url,
             ],
             capture_output=True,
             text=True,

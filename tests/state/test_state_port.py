@@ -183,3 +183,12 @@ async def test_a_commit_meeting_a_clobbered_key_writes_nothing_at_all(redis_serv
         assert await state.config() == (1, "one")
     finally:
         await state.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://user:hunter2@host/", "sqlite://relative.db", "", "hunter2", "sqlite:///"]
+)
+def test_a_bad_state_url_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ValueError, match="--state") as caught:
+        open_state(url, time.time)
+    assert "hunter2" not in str(caught.value)

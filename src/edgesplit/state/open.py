@@ -26,8 +26,11 @@ def open_state(url: str, clock: Callable[[], float]) -> StatePort:
     if scheme == "sqlite":
         path = url[len("sqlite://") :]
         if not path.startswith("/") or len(path) < 2:
-            raise ValueError(f"--state {url!r}: use sqlite:///absolute/path/to/shared.sqlite3")
+            raise ValueError("--state sqlite:...: use sqlite:///absolute/path/to/shared.sqlite3")
         from .sqlite_state import SqliteState
 
         return SqliteState(path, clock)
-    raise ValueError(f"--state {url!r}: expected redis://host:port/db or sqlite:///path")
+    # the URL itself is not echoed: it may carry a password
+    raise ValueError(
+        f"--state: unknown scheme {scheme[:20]!r}: expected redis://host:port/db or sqlite:///path"
+    )
