@@ -55,8 +55,7 @@ async def test_a_failed_batch_goes_again_once_and_later_counts_follow(tmp_path: 
         assert not await runner.flush(now)
         await runner.state.close()
         runner.state = reachable
-        assert await runner.flush(now)  # the kept batch (seq 1)
-        assert await runner.flush(now)  # then what waited in the recorder (seq 2)
+        assert await runner.flush(now)  # the kept batch (seq 1), then what waited in the recorder (seq 2)
         assert not runner.behind
         assert runner.metrics.value("edgesplit_state_unavailable_total", step="counts") == 2
         counts = await runner.state.read(["e"], now)

@@ -120,21 +120,21 @@ class SharedGuardrailRunner:
     async def flush(self, now: float) -> bool:
         """Store what the recorder collected; True when nothing of this proxy's is waiting."""
         async with self._flush_lock:
-            if self._unsent is None:
-                rows = self.recorder.drain(now)
-                if not rows:
-                    return True
-                if len(rows) > self.max_batch_rows:
-                    self.dropped_rows += len(rows) - self.max_batch_rows
-                    self.metrics.inc(
-                        "edgesplit_state_count_rows_dropped_total", len(rows) - self.max_batch_rows
-                    )
-                    rows = rows[: self.max_batch_rows]
-                self._seq += 1
-                self._unsent = CountBatch(self.proxy, self._seq, rows)
-            if not await self._guarded("counts", self.state.add_counts(self._unsent)):
-                return False  # kept: sent again, same seq, with the next flush; newer counts wait in the recorder
-            self._unsent = None
+            for _ in range(2):  # a batch kept from a failed flush first, then what came since
+                if self._unsent is None:
+                    rows = self.recorder.drain(now)
+                    if not rows:
+                        return True
+                    if len(rows) > self.max_batch_rows:
+                        dropped = len(rows) - self.max_batch_rows
+                        self.dropped_rows += dropped
+                        self.metrics.inc("edgesplit_state_count_rows_dropped_total", dropped)
+                        rows = rows[: self.max_batch_rows]
+                    self._seq += 1
+                    self._unsent = CountBatch(self.proxy, self._seq, rows)
+                if not await self._guarded("counts", self.state.add_counts(self._unsent)):
+                    return False  # kept: sent again, same seq, next time; newer counts wait in the recorder
+                self._unsent = None
             return True
 
     async def _report(self, now: float) -> None:
