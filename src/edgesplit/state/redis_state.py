@@ -224,12 +224,11 @@ class RedisState:
         return bool(done)
 
     async def config(self) -> tuple[int, str] | None:
-        reply = await self._call(self.redis.hmget(self.key("config"), ["version", "text"]))  # type: ignore[misc]
-        version, text = reply
-        return (int(version), text) if version is not None and text is not None else None
+        version, text = await self._call(self.redis.hmget(self.key("config"), ["version", "text"]))
+        return (int(version), str(text)) if version is not None and text is not None else None
 
     async def config_version(self) -> int:
-        version = await self._call(self.redis.hget(self.key("config"), "version"))  # type: ignore[misc]
+        version = await self._call(self.redis.hget(self.key("config"), "version"))
         return int(version) if version is not None else 0
 
     async def seed_config(self, text: str) -> bool:
