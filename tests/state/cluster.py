@@ -104,7 +104,9 @@ async def start_cluster(
         service = ProxyService(options, load_config(str(config_path)), KEYRING, outbox=outbox)
         await service.start()
         services.append(service)
-    client = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+    client = aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(), timeout=aiohttp.ClientTimeout(total=30)
+    )
 
     async def stop() -> None:
         await client.close()
