@@ -4,15 +4,24 @@ every write, so a SIGKILL loses nothing that was acknowledged (as the docs ask o
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 REDIS_SERVER = shutil.which("redis-server")
+
+
+def die_with_parent() -> None:
+    """In the child before exec: if the test process dies (a crash, a kill), so does the server."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -52,6 +61,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
