@@ -49,6 +49,16 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   fi
 fi
 
+# The shared-state (Redis) tests start their own server from Debian's redis-server (Redis 7).
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "note: install Debian's redis-server (sudo apt-get install redis-server) for the Redis tests" >&2
+  fi
+fi
+
 # The Worker bundle's vendored SDK (what `pywrangler sync` does where a Pyodide index is reachable).
 if [ ! -f python_modules/workers/__init__.py ]; then
   .venv/bin/python -m pip install --quiet --no-deps --target python_modules 'workers-runtime-sdk==1.9.5'

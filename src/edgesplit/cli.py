@@ -171,6 +171,24 @@ def _run(main: Any) -> None:
         runner.run(main)
 
 
+def cmd_config_push(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .state import StateUnavailable
+    from .state.push import push_config_file
+
+    url = args.state or os.environ.get("EDGESPLIT_STATE_URL")
+    if not url:
+        raise SystemExit("edgesplit config push: pass --state redis://... or set EDGESPLIT_STATE_URL")
+    try:
+        version = asyncio.run(push_config_file(url, args.file))
+    except (StateUnavailable, ValueError) as exc:
+        print(f"edgesplit: {exc}", file=sys.stderr)
+        return 1
+    print(f"published {args.file} as version {version}; every proxy applies it within its poll interval")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
 
     from .local.service import ProxyOptions, ProxyService, serve_forever
@@ -215,6 +233,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         connect_timeout=args.connect_timeout,
         preserve_host=args.preserve_host,
         access_log=args.access_log,
+        state_url=args.state or os.environ.get("EDGESPLIT_STATE_URL") or None,
     )
     service = ProxyService(options, config, keyring)
     if config_failed:
@@ -278,6 +297,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     now = time.time()
+    if args.state:  # several proxies sharing state: the cluster's numbers
+        from .state.cluster_status import cluster_report
+
+        print(json.dumps(cluster_report(args.state, config, now), indent=2))
+        return 0
     counts_path = Path(args.state_dir) / "counts.sqlite3"
     keys = [experiment.key for experiment in config.experiments]
     data = (
@@ -445,6 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument(
+        "--state",
+        help="shared state for several proxies: redis://host:6379/0 (default: $EDGESPLIT_STATE_URL, "
+        "else this proxy's own SQLite files); see docs/scaling-out.md",
+    )
+    serve.add_argument(
         "--strict-config",
         action="store_true",
         help="refuse to start on a missing or invalid config (default: start without "
@@ -490,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--state-dir", default="edgesplit-queue", help="the proxy's --queue-dir (default ./edgesplit-queue)"
     )
+    status.add_argument("--state", help="the proxies' shared state, redis://... (instead of --state-dir)")
     status.set_defaults(run=cmd_status)
 
     experiment = sub.add_parser("experiment", help="change an experiment in a config file")
@@ -501,6 +531,13 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--config", required=True)
     resume.add_argument("--state-dir", default="edgesplit-queue")
     resume.set_defaults(run=cmd_experiment_resume)
+
+    config = sub.add_parser("config", help="the config document shared by several proxies (--state)")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    push = config_sub.add_parser("push", help="validate a config file and publish it to every proxy")
+    push.add_argument("file")
+    push.add_argument("--state", help="redis://host:6379/0 (default: $EDGESPLIT_STATE_URL)")
+    push.set_defaults(run=cmd_config_push)
 
     schema = sub.add_parser("schema", help="print the configuration's JSON Schema")
     schema.set_defaults(run=cmd_schema)

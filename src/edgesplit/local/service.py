@@ -16,6 +16,7 @@ from ..pipeline import Metrics, OutboxPort, Pipeline
 from ..queue.delivery import DeliveryOutbox
 from ..queue.drain import DrainPolicy
 from ..queue.store import Bounds
+from ..state.wiring import shared_guardrails
 from ..vendors import make_adapter
 from .cache import MemoryCache
 from .guardrail_runner import GuardrailRunner
@@ -59,6 +60,9 @@ class ProxyOptions:
     access_log: bool = False
     reload_interval: float = 1.0
     exposure_window_seconds: int = 1800
+    state_url: str | None = None
+    """Several proxies sharing counts, the updater and the config: ``redis://...`` (see
+    docs/scaling-out.md). None: this proxy's own SQLite files, as before."""
     extra_cleanup: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
 
@@ -113,14 +117,22 @@ class ProxyService:
                 breaker_cooldown_seconds=options.breaker_cooldown,
             )
         self.outbox: Any = outbox or MemoryOutbox(metrics=self.metrics)
-        self.guardrails = GuardrailRunner(
-            options.queue_dir,
-            self.holder,
-            options.config_path,
-            self.clock,
-            self.metrics,
-            interval=options.guardrail_interval,
-        )
+        self.guardrails: Any
+        status: Any
+        if options.state_url:
+            self.guardrails, status = shared_guardrails(
+                options, self.holder, self.clock, self.metrics, self.queue
+            )
+        else:
+            self.guardrails = GuardrailRunner(
+                options.queue_dir,
+                self.holder,
+                options.config_path,
+                self.clock,
+                self.metrics,
+                interval=options.guardrail_interval,
+            )
+            status = LocalStatusSource(self.guardrails, self.queue)
         self.pipeline = Pipeline(
             config=self.holder,
             keyring=keyring,
@@ -135,7 +147,7 @@ class ProxyService:
             exposure_window_seconds=options.exposure_window_seconds,
             before_metrics=self.queue.export_metrics if self.queue is not None else None,
             observer=self.guardrails.recorder,
-            status=LocalStatusSource(self.guardrails, self.queue),
+            status=status,
             page_rewriter=SelectolaxRewriter(lambda: self.holder.current.settings.pages.max_html_bytes),
         )
         self.watcher = (

@@ -188,6 +188,29 @@ _DEBUG_SWITCH = (
 )
 
 
+def _proxies(report: dict[str, Any]) -> str:
+    """Several proxies sharing state: each one's queue depth and whether its counts are in."""
+    proxies = report.get("proxies")
+    if not proxies:
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td>"
+        + (
+            '<td colspan="3">not reporting (down or cut off)</td>'
+            if p is None
+            else f"<td>{format_number(p.get('depth', 0))}</td>"
+            f"<td>{'waiting to flush' if p.get('behind') else 'in'}</td>"
+            f"<td>{escape(str(p.get('config_version', '')))}</td>"
+        )
+        + "</tr>"
+        for name, p in sorted(proxies.items())
+    )
+    return (
+        '<section class="proxies"><h2>Proxies</h2><table><thead><tr><th>proxy</th><th>pending events</th>'
+        f"<th>counts</th><th>config version</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
 def _document(title: str, body: str, refresh: int | None = None) -> str:
     meta = f'<meta http-equiv="refresh" content="{refresh}">' if refresh else ""
     return (
@@ -210,7 +233,7 @@ def render_status_page(report: dict[str, Any], refresh_seconds: int = 30) -> str
     )
     return _document(
         "edgesplit status",
-        f"{header}<main>{_queue(report)}{render_holdout(report)}{experiments}{_DEBUG_SWITCH}</main>",
+        f"{header}<main>{_queue(report)}{_proxies(report)}{render_holdout(report)}{experiments}{_DEBUG_SWITCH}</main>",
         refresh_seconds,
     )
 

@@ -34,6 +34,8 @@ class StatusData:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     queue: dict[str, dict[str, Any]] | None = None
     """vendor -> ``{"depth", "oldest_age_seconds", "dead_letters", ...}``; None: no queue."""
+    proxies: dict[str, dict[str, Any] | None] | None = None
+    """Several proxies sharing state: proxy -> ``{"depth", "behind", ...}`` (None: not reporting)."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain dicts and lists, for crossing an RPC boundary (Durable Objects)."""
@@ -48,6 +50,7 @@ class StatusData:
             "state": self.state,
             "history": self.history,
             "queue": self.queue,
+            "proxies": self.proxies,
         }
 
     @classmethod
@@ -61,6 +64,7 @@ class StatusData:
             state={key: dict(values) for key, values in doc.get("state", {}).items()},
             history={key: list(items) for key, items in doc.get("history", {}).items()},
             queue=doc.get("queue"),
+            proxies=doc.get("proxies"),
         )
 
 
@@ -173,6 +177,7 @@ def build_report(config: Config, data: StatusData, now: float, config_refused: i
         "config_version": config.version,
         "config_refused": config_refused,
         "queue": queue,
+        "proxies": data.proxies,
         "experiments": [_experiment(experiment, data, now) for experiment in config.experiments],
         "holdout": holdout_report(config, data.totals),
     }
