@@ -17,19 +17,21 @@ import aiohttp
 from edgesplit import load_config
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
-from servers import KEYRING, TestOrigin, start_app
+from servers import KEYRING, TestOrigin, known, start_app
 
 
 def document(version: str, key: str, paths: list[str], **options: Any) -> dict[str, Any]:
     """A config with one two-variant experiment on ``paths`` (guardrails, bandit... as options)."""
     variants = [{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}]
     experiment = {"key": key, "variants": variants, "targeting": {"paths": paths}, **options}
-    return {
+    config = {
         "schema_version": 1,
         "version": version,
         "identity": {"secure": False},
         "experiments": [experiment],
     }
+    known(load_config(config))  # the test origin reads the proxies' compact (es2) decisions
+    return config
 
 
 @dataclass
