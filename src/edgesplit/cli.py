@@ -170,6 +170,7 @@ def _run(main: Any) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
 
+    from .local.security_cli import security_options
     from .local.service import ProxyOptions, ProxyService, serve_forever
 
     _setup_logging(args.log_level)
@@ -212,6 +213,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         connect_timeout=args.connect_timeout,
         preserve_host=args.preserve_host,
         access_log=args.access_log,
+        **security_options(args),
     )
     service = ProxyService(options, config, keyring)
     if config_failed:
@@ -435,6 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the client's Host header to the origin (default: the origin's own host)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    from .local.security_cli import add_security_arguments
+
+    add_security_arguments(serve)
     serve.add_argument(
         "--strict-config",
         action="store_true",

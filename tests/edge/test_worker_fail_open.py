@@ -188,7 +188,7 @@ def test_an_exception_escaping_the_worker_is_passed_through_by_the_platform(work
 
 
 def test_status_page_at_the_edge_reads_the_durable_objects(worker: Worker) -> None:
-    set_env(worker, "EDGESPLIT_ADMIN_TOKEN", "edge-admin-token-123456")
+    set_env(worker, "EDGESPLIT_ADMIN_TOKEN", "edge-admin-token-0123456789abcdef")
     try:
         status, _, body = get(worker, "/__edgesplit/status.json")
         assert status == 401
@@ -196,14 +196,18 @@ def test_status_page_at_the_edge_reads_the_durable_objects(worker: Worker) -> No
             get(worker, "/page/edge-status", f"edge-status-visitor-{n:03d}")
         worker.control("settle")
         status, _, report = get(
-            worker, "/__edgesplit/status.json", headers={"Authorization": "Bearer edge-admin-token-123456"}
+            worker,
+            "/__edgesplit/status.json",
+            headers={"Authorization": "Bearer edge-admin-token-0123456789abcdef"},
         )
         assert status == 200, report
         hero = next(e for e in report["experiments"] if e["key"] == "hero")
         assert sum(v["exposures"] for v in hero["variants"]) >= 10
         assert report["queue"] is not None and report["queue"]["depth"] >= 0
         status, headers, page = get(
-            worker, "/__edgesplit/status", headers={"Authorization": "Bearer edge-admin-token-123456"}
+            worker,
+            "/__edgesplit/status",
+            headers={"Authorization": "Bearer edge-admin-token-0123456789abcdef"},
         )
         assert (
             status == 200 and b"edgesplit status" in page and headers["content-type"].startswith("text/html")

@@ -5,12 +5,17 @@
   ``/products/**`` matches ``/products``, ``/products/`` and ``/products/a/b``;
 - everything else matches literally. Patterns must start with ``/``; the query string is
   never part of the path.
+
+Matching is linear in the path's length (``linear_regex``): ``/**/**/**/z`` cannot be made to
+backtrack.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+
+from .linear_regex import compile_linear
 
 __all__ = ["PathPatternError", "compile_path_patterns", "glob_to_regex"]
 
@@ -50,12 +55,12 @@ def compile_path_patterns(include: Sequence[str], exclude: Sequence[str] = ()) -
     """One matcher for the include and exclude lists; ``None`` when every path matches."""
     if not include and not exclude:
         return None
-    included = re.compile("|".join(f"(?:{glob_to_regex(p)})" for p in include)) if include else None
-    excluded = re.compile("|".join(f"(?:{glob_to_regex(p)})" for p in exclude)) if exclude else None
+    included = compile_linear("|".join(f"(?:{glob_to_regex(p)})" for p in include)) if include else None
+    excluded = compile_linear("|".join(f"(?:{glob_to_regex(p)})" for p in exclude)) if exclude else None
 
     def matches(path: str) -> bool:
-        if included is not None and included.fullmatch(path) is None:
+        if included is not None and not included.fullmatch(path):
             return False
-        return excluded is None or excluded.fullmatch(path) is None
+        return excluded is None or not excluded.fullmatch(path)
 
     return matches

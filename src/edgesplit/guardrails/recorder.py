@@ -1,18 +1,24 @@
 """Collects what the request path sees into increments for the counts store (the pipeline's
-observer port). In memory; the shell flushes it to storage every few seconds."""
+observer port). In memory; the shell flushes it to storage every few seconds.
+
+Conversions count converting visitors: each visitor at most once per experiment (remembered for
+the last ``max_converters`` visitors), so a lying visitor moves a guardrail or a bandit by one
+conversion, however many reports it sends, and the counts fit the tests' binomial model."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
+from ..pipeline.track_guard import BoundedSet
 from ..queue.delivery import ExposureDeduper
 
 __all__ = ["CountsRecorder"]
 
 
 class CountsRecorder:
-    def __init__(self) -> None:
+    def __init__(self, max_converters: int = 200_000) -> None:
+        self._converters = BoundedSet(max_converters)
         self._pending: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._exposures = ExposureDeduper(200_000)
 
@@ -28,7 +34,10 @@ class CountsRecorder:
                     amounts["errors"] += 1
 
     def conversion(self, event: dict[str, Any]) -> None:
+        visitor = event.get("visitor_id")
         for key, variant in event.get("assignments", {}).items():
+            if visitor and not self._converters.add(f"{visitor}\x00{key}"):
+                continue
             self._pending[(key, variant)]["conversions"] += 1
 
     def restore(self, rows: list[list[Any]] | list[tuple[str, str, float, dict[str, float]]]) -> None:

@@ -13,18 +13,22 @@ from aiohttp import web
 
 from ..core import Config, ConfigHolder, Keyring
 from ..pipeline import Metrics, OutboxPort, Pipeline
+from ..pipeline.admin_guard import admin_token_problem
+from ..pipeline.track_guard import TrackGuard, TrackLimits
 from ..queue.delivery import DeliveryOutbox
 from ..queue.drain import DrainPolicy
 from ..queue.store import Bounds
 from ..vendors import make_adapter
 from .cache import MemoryCache
 from .guardrail_runner import GuardrailRunner
+from .limits import ServerLimits
 from .memory_outbox import MemoryOutbox
 from .origin import AiohttpOrigin
 from .queue_runner import AiohttpSender, LocalQueue
 from .reload import ConfigWatcher
 from .runtime import SystemClock, TaskBackground, new_visitor_id
 from .server import make_app
+from .server_limits import LimitedSite
 from .status_source import LocalStatusSource
 
 __all__ = ["ProxyOptions", "ProxyService", "serve_forever"]
@@ -59,6 +63,10 @@ class ProxyOptions:
     reload_interval: float = 1.0
     exposure_window_seconds: int = 1800
     extra_cleanup: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    track_limits: TrackLimits = field(default_factory=TrackLimits)
+    trusted_upstreams: tuple[str, ...] = ()
+    """Peers whose X-Forwarded-* headers are believed (addresses or networks); docs/security.md."""
+    server_limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 class ProxyService:
@@ -67,6 +75,9 @@ class ProxyService:
     def __init__(
         self, options: ProxyOptions, config: Config, keyring: Keyring, outbox: OutboxPort | None = None
     ) -> None:
+        problem = admin_token_problem(options.admin_token)
+        if problem is not None:
+            raise ValueError(problem)
         self.options = options
         self.clock = SystemClock()
         self.metrics = Metrics()
@@ -135,6 +146,8 @@ class ProxyService:
             before_metrics=self.queue.export_metrics if self.queue is not None else None,
             observer=self.guardrails.recorder,
             status=LocalStatusSource(self.guardrails, self.queue),
+            track_guard=TrackGuard(options.track_limits),
+            trusted_upstreams=options.trusted_upstreams,
         )
         self.watcher = (
             ConfigWatcher(options.config_path, self.holder, self.metrics, interval=options.reload_interval)
@@ -145,12 +158,15 @@ class ProxyService:
         self.port = options.port
 
     async def start(self) -> None:
-        app = make_app(self.pipeline)
+        app = make_app(self.pipeline, self.options.server_limits)
         self.runner = web.AppRunner(
-            app, access_log=log if self.options.access_log else None, handle_signals=False
+            app,
+            access_log=log if self.options.access_log else None,
+            handle_signals=False,
+            **self.options.server_limits.runner_kwargs(),
         )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.options.host, self.options.port, reuse_address=True)
+        site = LimitedSite(self.runner, self.options.host, self.options.port, self.options.server_limits)
         await site.start()
         if self.options.port == 0:  # an ephemeral port (tests): find out which
             server = site._server  # noqa: SLF001 - aiohttp exposes no public accessor

@@ -14,11 +14,12 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core import ConfigHolder, Keyring, sign_token
 from .admin import AdminRoutes
+from .admin_guard import AdminGuard
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .cookies import parse_cookie_header, remove_cookie
 from .decide import NO_DECISION, Decision, control_decision, decide
@@ -36,7 +37,9 @@ from .ports import (
     OutboxPort,
     StatusSource,
 )
+from .request_hygiene import TrustedUpstreams, sanitize_request
 from .track import TrackError, parse_track
+from .track_guard import TrackGuard, report_token, token_reason_label, track_reason_label
 
 __all__ = ["Pipeline"]
 
@@ -65,6 +68,9 @@ class Pipeline:
         observer: ObserverPort | None = None,
         status: StatusSource | None = None,
         fail_open: FailOpen | None = None,
+        track_guard: TrackGuard | None = None,
+        admin_guard: AdminGuard | None = None,
+        trusted_upstreams: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.keyring = keyring
@@ -78,6 +84,8 @@ class Pipeline:
         self.exposure_window_seconds = exposure_window_seconds
         self.observer = observer
         self._fail_open = fail_open or FailOpen(self.metrics, log)
+        self.track_guard = track_guard or TrackGuard()  # per process or isolate: it remembers
+        self.trusted_upstreams = TrustedUpstreams(trusted_upstreams)
         self._inflight: dict[str, tuple[asyncio.Event, float]] = {}
         """Cache keys being fetched right now, for coalescing simultaneous misses."""
         self.admin = AdminRoutes(
@@ -89,6 +97,7 @@ class Pipeline:
             before_metrics=before_metrics,
             track=self._track,
             fail_open=self._fail_open,
+            guard=admin_guard,
         )
 
     async def handle(self, request: ProxyRequest) -> ProxyResponse:
@@ -101,6 +110,13 @@ class Pipeline:
     async def _handle(self, request: ProxyRequest) -> ProxyResponse:
         config = self.config.current
         settings = config.settings
+        sanitized = sanitize_request(
+            request, settings.cache.ignore_query_params, settings.decision.header, self.trusted_upstreams
+        )
+        if isinstance(sanitized, ProxyResponse):
+            self.metrics.inc("edgesplit_requests_total", outcome="bad_request")
+            return sanitized
+        request = sanitized
         path = request.path
         prefix = settings.admin.path_prefix
         if path == prefix or path.startswith(prefix + "/"):
@@ -135,7 +151,6 @@ class Pipeline:
             self.metrics.inc("edgesplit_decisions_total")
         if decision.bot:
             self.metrics.inc("edgesplit_bots_total", signal=decision.bot)
-        self._forwarding_headers(request, headers)
         forwarded = ProxyRequest(
             request.method, request.url, headers, request.body, request.client_ip, request.platform
         )
@@ -173,15 +188,6 @@ class Pipeline:
             self.observer.request_done(decision, status, latency_seconds)
         except Exception as exc:  # noqa: BLE001
             self._fail_open("observer", exc)
-
-    @staticmethod
-    def _forwarding_headers(request: ProxyRequest, headers: Headers) -> None:
-        if request.client_ip:
-            prior = headers.get("x-forwarded-for")
-            headers.set("x-forwarded-for", f"{prior}, {request.client_ip}" if prior else request.client_ip)
-        headers.set("x-forwarded-proto", request.url.split(":", 1)[0])
-        if "x-forwarded-host" not in headers and headers.get("host"):
-            headers.set("x-forwarded-host", headers.get("host") or "")
 
     async def _lookup(self, key: str, request: ProxyRequest) -> ProxyResponse | None:
         assert self.cache is not None
@@ -227,7 +233,12 @@ class Pipeline:
 
     async def _fetch(self, request: ProxyRequest, decision: Decision, settings: Any) -> ProxyResponse:
         cache_settings = settings.cache
-        use_cache = self.cache is not None and cache_settings.enabled and request.method in ("GET", "HEAD")
+        use_cache = (
+            self.cache is not None
+            and cache_settings.enabled
+            and request.method in ("GET", "HEAD")
+            and request.body is None  # a body is not in the key: never cached, never served from it
+        )
         key = ""
         release: Callable[[], None] | None = None
         if use_cache:
@@ -320,6 +331,8 @@ class Pipeline:
     async def _track(self, request: ProxyRequest) -> ProxyResponse:
         if request.method != "POST":
             return plain_response(405, "405 Method Not Allowed: POST a JSON conversion\n")
+        if not self.track_guard.admit_client(request.client_ip, self.clock.now()):
+            return _refused(self.metrics, TrackError(429, "rate_limited: too many reports from this address"))
         body = await request.read_body(16 * 1024) if request.read_body is not None else None
         settings = self.config.current.settings
         cookies = parse_cookie_header("; ".join(request.headers.get_all("cookie")) or None)
@@ -330,14 +343,15 @@ class Pipeline:
             else TrackError(413, "body larger than 16384 bytes")
         )
         if isinstance(result, TrackError):
-            self.metrics.inc("edgesplit_track_rejected_total", reason=result.reason.split(":")[0])
-            if result.status == 401:
-                self.metrics.inc(
-                    "edgesplit_tokens_rejected_total", reason=result.reason.removeprefix("token: ")
-                )
-            return plain_response(
-                result.status, json.dumps({"error": result.reason}) + "\n", "application/json"
-            )
+            return _refused(self.metrics, result)
+        assert body is not None
+        verdict = self.track_guard.admit(result, report_token(body, fallback), self.clock.now())
+        if verdict == "duplicate":  # a retry: it worked the first time, and counts once
+            self.metrics.inc("edgesplit_track_duplicates_total")
+            reply = {"accepted": result["id"], "duplicate": True}
+            return plain_response(202, json.dumps(reply) + "\n", "application/json")
+        if verdict is not None:
+            return _refused(self.metrics, TrackError(429, f"{verdict}: too many reports for this visitor"))
         try:
             self.outbox.submit([result])
         except Exception as exc:  # noqa: BLE001
@@ -356,6 +370,13 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001
                 self._fail_open("observer", exc)
         return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
+
+
+def _refused(metrics: Metrics, error: TrackError) -> ProxyResponse:
+    metrics.inc("edgesplit_track_rejected_total", reason=track_reason_label(error.reason))
+    if error.status == 401:
+        metrics.inc("edgesplit_tokens_rejected_total", reason=token_reason_label(error.reason))
+    return plain_response(error.status, json.dumps({"error": error.reason}) + "\n", "application/json")
 
 
 def _release_after_body(response: ProxyResponse, release: Callable[[], None]) -> None:
