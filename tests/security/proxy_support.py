@@ -69,7 +69,7 @@ class EchoOrigin:
         record = {
             "method": request.method,
             "path": request.path,
-            "query_string": request.query_string,
+            "query_string": request.raw_path.partition("?")[2],  # as sent, not decoded
             "host": request.headers.get("Host"),
             "x_forwarded_host": request.headers.get("X-Forwarded-Host"),
             "x_forwarded_proto": request.headers.get("X-Forwarded-Proto"),

@@ -16,7 +16,6 @@ import pytest
 from proxy_support import CONFIG, running_proxy
 
 from edgesplit.core import ConfigError, parse_config
-from edgesplit.core.linear_regex import compile_linear
 
 DEADLINE = 60.0
 
@@ -86,6 +85,7 @@ def test_unsafe_patterns_are_refused_with_the_field_path(config: dict[str, Any],
 def test_linear_matcher_agrees_with_re_on_the_default_bot_patterns() -> None:
     import re
 
+    from edgesplit.core.linear_regex import compile_linear
     from edgesplit.core.settings import DEFAULT_BOT_PATTERNS
 
     joined = "|".join(f"(?:{p})" for p in DEFAULT_BOT_PATTERNS)

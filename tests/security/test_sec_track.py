@@ -12,7 +12,6 @@ from edgesplit.core import DecisionClaims, verify_token
 from edgesplit.guardrails.counts import CountsStore
 from edgesplit.guardrails.recorder import CountsRecorder
 from edgesplit.local.queue_runner import SqliteSql
-from edgesplit.pipeline.track_guard import TrackLimits
 from servers import KEYRING
 
 
@@ -78,6 +77,8 @@ def test_a_handful_of_lying_visitors_count_as_a_handful_for_a_bandit() -> None:
 
 
 async def test_caps_per_visitor_and_per_token_answer_429_and_are_counted(tmp_path: Path) -> None:
+    from edgesplit.pipeline.track_guard import TrackLimits
+
     limits = TrackLimits(per_visitor_per_day=5, per_token=3, per_client_per_second=0)
     async with running_proxy(tmp_path, track_limits=limits) as proxy:
         first = await proxy.token("capped-00000001")
@@ -94,6 +95,8 @@ async def test_caps_per_visitor_and_per_token_answer_429_and_are_counted(tmp_pat
 
 
 async def test_track_is_rate_limited_per_client_address(tmp_path: Path) -> None:
+    from edgesplit.pipeline.track_guard import TrackLimits
+
     limits = TrackLimits(per_client_per_second=0.001, per_client_burst=20)
     async with running_proxy(tmp_path, track_limits=limits) as proxy:
         statuses = [(await proxy.track({"event": "x"}))[0] for _ in range(30)]
