@@ -68,13 +68,16 @@ class _IsolateState:
         self.recorder = CountsRecorder()
         self.counts_flushed_at = 0.0
         self.track_guard: TrackGuard | None = None
+        self.track_limits_text: str | None = None
         self.admin_guard = AdminGuard()
 
     def track_guard_for(self, env: Any) -> TrackGuard:
-        if self.track_guard is None:
+        text = _var(env, "EDGESPLIT_TRACK_LIMITS")
+        if self.track_guard is None or text != self.track_limits_text:
             self.track_guard = TrackGuard(
                 _or_default(self, track_limits_from_text, env, "EDGESPLIT_TRACK_LIMITS")
             )
+            self.track_limits_text = text
         return self.track_guard
 
     def vendor_adapters(self, env: Any) -> dict[str, Any]:
