@@ -20,6 +20,8 @@ from .linear_regex import compile_linear
 __all__ = ["PathPatternError", "compile_path_patterns", "glob_to_regex"]
 
 PathMatcher = Callable[[str], bool]
+_MEMO_ENTRIES = 4096
+_MEMO_PATH_LENGTH = 256
 
 
 class PathPatternError(ValueError):
@@ -58,9 +60,21 @@ def compile_path_patterns(include: Sequence[str], exclude: Sequence[str] = ()) -
     included = compile_linear("|".join(f"(?:{glob_to_regex(p)})" for p in include)) if include else None
     excluded = compile_linear("|".join(f"(?:{glob_to_regex(p)})" for p in exclude)) if exclude else None
 
-    def matches(path: str) -> bool:
+    def compute(path: str) -> bool:
         if included is not None and not included.fullmatch(path):
             return False
         return excluded is None or not excluded.fullmatch(path)
+
+    memo: dict[str, bool] = {}  # hot pages repeat: short paths' answers are kept (bounded)
+
+    def matches(path: str) -> bool:
+        found = memo.get(path)
+        if found is None:
+            found = compute(path)
+            if len(path) <= _MEMO_PATH_LENGTH:
+                if len(memo) >= _MEMO_ENTRIES:
+                    memo.clear()
+                memo[path] = found
+        return found
 
     return matches
