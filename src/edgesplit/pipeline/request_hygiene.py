@@ -92,7 +92,7 @@ def valid_host(host: str) -> bool:
 
 
 def _valid_port(port: str) -> bool:
-    return 0 < len(port) <= 5 and port.isascii() and port.isdigit() and int(port) <= 65535
+    return 0 < len(port) <= 5 and port.isascii() and port.isdigit() and 0 < int(port) <= 65535
 
 
 def normalize_path(path: str) -> str:
