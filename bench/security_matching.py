@@ -37,8 +37,8 @@ def main() -> None:
         agent = "a" * n + "!"
         row(
             f"$regex (a+)+$ vs {n + 1}-byte user agent",
-            cpu(lambda: nested_re.search(agent), 1),
-            cpu(lambda: nested_linear.search(agent)),
+            cpu(lambda agent=agent: nested_re.search(agent), 1),
+            cpu(lambda agent=agent: nested_linear.search(agent)),
         )
     glob = glob_to_regex("/**/**/**/z")
     glob_re, glob_linear = re.compile(glob), compile_linear(glob)
@@ -46,8 +46,8 @@ def main() -> None:
         path = "/" * size
         row(
             f"glob /**/**/**/z vs {size}-byte path",
-            cpu(lambda: glob_re.fullmatch(path), 1),
-            cpu(lambda: glob_linear.fullmatch(path)),
+            cpu(lambda path=path: glob_re.fullmatch(path), 1),
+            cpu(lambda path=path: glob_linear.fullmatch(path)),
         )
     print("# everyday cost: the default bot patterns, 10,000 user agents")
     joined = "|".join(f"(?:{p})" for p in DEFAULT_BOT_PATTERNS)
@@ -70,8 +70,8 @@ def main() -> None:
         assert matcher is not None
         row(
             f"targeting globs, {label} (total)",
-            cpu(lambda: [paths_re.fullmatch(u) for u in urls], 1),
-            cpu(lambda: [matcher(u) for u in urls], 1),
+            cpu(lambda urls=urls: [paths_re.fullmatch(u) for u in urls], 1),
+            cpu(lambda urls=urls, matcher=matcher: [matcher(u) for u in urls], 1),
         )
 
 
