@@ -76,3 +76,21 @@ def test_catastrophic_patterns_answer_at_once() -> None:
         compiled = compile_linear(pattern)
         assert compiled.search(text) is False
         assert len(compiled._keys) < 20  # noqa: SLF001 - the DFA stayed small: linear work
+
+
+@given(
+    st.text(alphabet="ab()[]{}|*+?.^$\\-,0123xudws:=!<>P", max_size=16),
+    st.text(alphabet="ab0-\n", max_size=10),
+)
+def test_any_pattern_text_compiles_or_is_refused_and_agrees_with_re(pattern: str, text: str) -> None:
+    try:
+        ours = compile_linear(pattern)
+    except UnsafePattern:
+        return
+    try:
+        theirs = re.compile(pattern)
+    except re.error:
+        return  # we accept a little more (e.g. a bare "{"); never something re reads differently
+    if "\n" in text and "$" in pattern or "\\Z" in pattern:
+        return
+    assert ours.search(text) == bool(theirs.search(text)), (pattern, text)

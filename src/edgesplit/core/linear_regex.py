@@ -109,14 +109,16 @@ class _Parser:
     def _is_bound(self) -> bool:
         end = self.p.find("}", self.i)
         inner = self.p[self.i + 1 : end] if end > 0 else ""
-        low, _, high = inner.partition(",")
+        low, comma, high = inner.partition(",")
+        if low == "" and comma:  # {,n} is {0,n}
+            return high.isdigit()
         return bool(low.isdigit() and (high == "" or high.isdigit()))
 
     def _bound(self) -> tuple[int, int | None]:
         end = self.p.index("}", self.i)
         low_text, comma, high_text = self.p[self.i + 1 : end].partition(",")
         self.i = end + 1
-        low = int(low_text)
+        low = int(low_text) if low_text else 0
         high = (int(high_text) if high_text else None) if comma else low
         if low > MAX_REPEAT or (high is not None and (high > MAX_REPEAT or high < low)):
             raise self.fail(f"repeat bounds must be ordered and at most {MAX_REPEAT}")
@@ -184,15 +186,19 @@ class _Parser:
         if c in _SIMPLE_ESCAPES:
             return self.literal(_SIMPLE_ESCAPES[c])
         if c in "xu":
-            width = 2 if c == "x" else 4
-            digits = self.p[self.i : self.i + width]
-            if len(digits) != width or any(d not in "0123456789abcdefABCDEF" for d in digits):
-                raise self.fail(f"\\{c} needs {width} hex digits")
-            self.i += width
-            return self.literal(chr(int(digits, 16)))
+            return self.literal(self.hex_char(c))
         if c.isalnum():
             raise self.fail(f"unsupported escape \\{c} (backreferences are not supported)")
         return self.literal(c)
+
+    def hex_char(self, kind: str) -> str:
+        """The character of ``\\xhh`` or ``\\uhhhh`` (the digits follow)."""
+        width = 2 if kind == "x" else 4
+        digits = self.p[self.i : self.i + width]
+        if len(digits) != width or any(d not in "0123456789abcdefABCDEF" for d in digits):
+            raise self.fail(f"\\{kind} needs {width} hex digits")
+        self.i += width
+        return chr(int(digits, 16))
 
     def literal(self, c: str) -> Pred:
         if self.ignore_case and c.lower() != c.upper():
@@ -231,8 +237,9 @@ class _Parser:
                 high = self.p[self.i]
                 self.i += 1
                 if high == "\\":
-                    high = self._class_char(self.p[self.i] if self.i < len(self.p) else "")
+                    escaped = self.p[self.i] if self.i < len(self.p) else ""
                     self.i += 1
+                    high = self._class_char(escaped)
                 if high < low:
                     raise self.fail("bad character range")
                 ranges.append((low, high))
@@ -249,16 +256,13 @@ class _Parser:
         return (lambda ch: not member(ch)) if negated else member
 
     def _class_char(self, e: str) -> str:
+        if not e:
+            raise self.fail("trailing backslash")
         if e in _SIMPLE_ESCAPES:
             return _SIMPLE_ESCAPES[e]
         if e in "xu":
-            width = 2 if e == "x" else 4
-            digits = self.p[self.i : self.i + width]
-            if len(digits) != width or any(d not in "0123456789abcdefABCDEF" for d in digits):
-                raise self.fail(f"\\{e} needs {width} hex digits")
-            self.i += width
-            return chr(int(digits, 16))
-        if e.isalnum() or not e:
+            return self.hex_char(e)
+        if e.isalnum():
             raise self.fail(f"unsupported escape \\{e} in a class")
         return e
 
@@ -368,7 +372,10 @@ class LinearPattern:
                     if which == "^"
                     else next_char is None
                     if which == "$"
-                    else (prev_word != next_word) == (which == "b")
+                    else (prev_word != next_word)
+                    if which == "b"
+                    else prev_word == next_word
+                    and not (at_start and next_char is None)  # re: \B never matches ""
                 )
                 if holds:
                     stack.append(nfa.out[s])
