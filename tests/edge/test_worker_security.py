@@ -79,3 +79,12 @@ def test_edge_track_field_names_never_become_metric_labels(worker: Worker) -> No
     assert "evil" not in families
     reasons = {s.labels["reason"] for s in families["edgesplit_track_rejected"]}
     assert "unknown field" in reasons and all("evil" not in r for r in reasons)
+
+
+def test_edge_refuses_a_short_admin_token_rather_than_opening_metrics(worker: Worker) -> None:
+    worker.control("env?name=EDGESPLIT_ADMIN_TOKEN&value=hunter2")
+    try:
+        status, _, body = get(worker, "/__edgesplit/metrics")
+        assert status == 503 and b"at least 32 characters" in body
+    finally:
+        worker.control("env?name=EDGESPLIT_ADMIN_TOKEN&value=")
