@@ -15,8 +15,11 @@ async def closed_by_server(reader: asyncio.StreamReader) -> bytes:
     """Everything the server sends until it closes the connection (EOF), within the deadline."""
     data = b""
     async with asyncio.timeout(DEADLINE):
-        while chunk := await reader.read(65536):
-            data += chunk
+        try:
+            while chunk := await reader.read(65536):
+                data += chunk
+        except ConnectionResetError:  # closed while our bytes were still arriving: also closed
+            pass
     return data
 
 
