@@ -88,3 +88,23 @@ def test_edge_refuses_a_short_admin_token_rather_than_opening_metrics(worker: Wo
         assert status == 503 and b"at least 32 characters" in body
     finally:
         worker.control("env?name=EDGESPLIT_ADMIN_TOKEN&value=")
+
+
+def shop_conversions(worker: Worker, admin: str) -> int:
+    status, _, report = get(worker, "/__edgesplit/status.json", headers={"Authorization": f"Bearer {admin}"})
+    assert status == 200, report
+    shop = next(e for e in report["experiments"] if e["key"] == "shop")
+    return sum(v["conversions"] for v in shop["variants"])
+
+
+def test_edge_counters_object_counts_a_converting_visitor_once(worker: Worker) -> None:
+    admin = "edge-security-admin-token-0123456789"
+    worker.control(f"env?name=EDGESPLIT_ADMIN_TOKEN&value={admin}")
+    try:
+        token = token_for(worker, "edge-counted-0001")
+        before = shop_conversions(worker, admin)  # the status page flushes this isolate's counts
+        for n in range(3):
+            assert post_track(worker, {"event": "buy", "id": f"counted-{n}", "token": token})[0] == 202
+        assert shop_conversions(worker, admin) == before + 1
+    finally:
+        worker.control("env?name=EDGESPLIT_ADMIN_TOKEN&value=")

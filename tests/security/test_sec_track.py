@@ -36,8 +36,9 @@ async def test_the_same_conversion_id_counts_once(tmp_path: Path) -> None:
         assert len(conversions(proxy.outbox.events)) == 1
         assert proxy.metric("edgesplit_conversions_total") == 1
         assert proxy.metric("edgesplit_track_duplicates_total") == 36
-        rows = proxy.service.guardrails.recorder.drain(0.0)
-        assert sum(amounts.get("conversions", 0) for _, _, _, amounts in rows) == 1
+        await proxy.service.guardrails.flush(time.time())
+        totals = proxy.service.guardrails.counts.totals("guarded")
+        assert sum(t.conversions for t in totals.values()) == 1
 
 
 async def test_one_token_cannot_pause_a_running_experiment(tmp_path: Path) -> None:
@@ -121,3 +122,24 @@ def test_guardrail_needs_many_lying_visitors_not_many_posts() -> None:
     needed = next(n for n in range(0, 2000) if paused_with(n))
     assert needed > 20  # a handful of tokens cannot
     assert all(paused_with(n) for n in range(needed, needed + 50))
+
+
+def test_a_conversion_replayed_to_another_process_or_isolate_counts_once() -> None:
+    """Each isolate (or proxy process) has its own recorder; the counts store they share
+    (the Counters object, counts.sqlite3) counts each converting visitor once."""
+    store = CountsStore(SqliteSql(":memory:"))
+    isolates = [CountsRecorder() for _ in range(3)]
+    for recorder in isolates:
+        for n in range(10):
+            recorder.conversion(
+                {"visitor_id": "liar-1", "assignments": {"guarded": "control"}, "id": f"x{n}"}
+            )
+        recorder.conversion({"visitor_id": f"honest-{id(recorder)}", "assignments": {"guarded": "control"}})
+        store.add(recorder.drain(1000.0))
+    assert store.totals("guarded")["control"].conversions == 1 + 3
+    failed = CountsRecorder()
+    failed.conversion({"visitor_id": "late-1", "assignments": {"guarded": "treat"}})
+    rows = failed.drain(1000.0)
+    failed.restore(rows)  # the flush failed: kept for the next one
+    store.add(failed.drain(1001.0))
+    assert store.totals("guarded")["treat"].conversions == 1
