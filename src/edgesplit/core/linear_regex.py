@@ -333,6 +333,7 @@ class LinearPattern:
         self._ids: dict[tuple[frozenset[int], bool, bool, bool], int] = {}
         self._keys: list[tuple[frozenset[int], bool, bool, bool]] = []
         self._steps: dict[tuple[int, str], int] = {}
+        self._accepting: dict[int, bool] = {}
 
     def search(self, text: str) -> bool:
         return self._run(text, True)
@@ -394,6 +395,7 @@ class LinearPattern:
             self._steps.clear()
             self._ids.clear()
             self._keys.clear()
+            self._accepting.clear()
         return self._state(frozenset(following), False, _is_word(c), anywhere)
 
     def _run(self, text: str, anywhere: bool) -> bool:
@@ -407,8 +409,12 @@ class LinearPattern:
             if nxt == _MATCHED:
                 return True
             state = nxt
-        core, at_start, prev_word, _ = self._keys[state]
-        return any(self._nfa.kind[s] == _MATCH for s in self._closure(core, at_start, prev_word, None))
+        accepting = self._accepting.get(state)
+        if accepting is None:
+            core, at_start, prev_word, _ = self._keys[state]
+            closed = self._closure(core, at_start, prev_word, None)
+            accepting = self._accepting[state] = any(self._nfa.kind[s] == _MATCH for s in closed)
+        return accepting
 
 
 def compile_linear(pattern: str, ignore_case: bool = False) -> LinearPattern:

@@ -168,31 +168,37 @@ class TrustedUpstreams:
         return any(ip in network for network in self.networks)
 
 
-def _strip_underscore_aliases(headers: Headers, protected: set[str]) -> None:
-    doomed = [name for name, _ in headers if "_" in name and name.replace("_", "-") in protected]
-    if doomed:
-        headers.remove(*doomed)
+_FORWARDING = frozenset(FORWARDING_HEADERS)
 
 
-def _set_forwarding(
-    headers: Headers, peer: str | None, scheme: str, host: str, trusted_peer: bool
-) -> str | None:
-    """Set ``X-Forwarded-For/-Proto/-Host``; return the client's address as far as it is known."""
-    client = peer
-    if trusted_peer:
-        chain = [ip.strip() for ip in ",".join(headers.get_all("x-forwarded-for")).split(",") if ip.strip()]
-        client = chain[-1] if chain else peer
-        if peer:
-            headers.set("x-forwarded-for", ", ".join([*chain, peer]))
-    else:
-        headers.remove(*FORWARDING_HEADERS)
-        if peer:
-            headers.set("x-forwarded-for", peer)
-    if "x-forwarded-proto" not in headers:
-        headers.set("x-forwarded-proto", scheme)
-    if "x-forwarded-host" not in headers:
-        headers.set("x-forwarded-host", host)
-    return client
+def _forwarded_headers(
+    headers: Headers, decision_header: str, peer: str | None, scheme: str, host: str, trusted_peer: bool
+) -> tuple[Headers, str | None]:
+    """The headers to decide on and forward (one pass): underscore aliases of protected names
+    dropped, the forwarding family replaced by edgesplit's own unless the peer is trusted; and
+    the client's address as far as it is known."""
+    protected = _FORWARDING | {decision_header.lower(), "host"}
+    kept: list[tuple[str, str]] = []
+    chain: list[str] = []
+    seen: set[str] = set()
+    for name, value in headers:
+        if "_" in name and name.replace("_", "-") in protected:
+            continue
+        if name in _FORWARDING:
+            if not trusted_peer:
+                continue
+            if name == "x-forwarded-for":
+                chain.extend(ip.strip() for ip in value.split(",") if ip.strip())
+                continue
+            seen.add(name)
+        kept.append((name, value))
+    if peer:
+        kept.append(("x-forwarded-for", ", ".join([*chain, peer])))
+    if "x-forwarded-proto" not in seen:
+        kept.append(("x-forwarded-proto", scheme))
+    if "x-forwarded-host" not in seen:
+        kept.append(("x-forwarded-host", host))
+    return Headers(kept), (chain[-1] if chain else peer)
 
 
 def sanitize_request(
@@ -214,11 +220,14 @@ def sanitize_request(
         parts = urlsplit(request.url)
     except ValueError:
         return plain_response(400, "400 Bad Request: malformed request target\n")
-    headers = request.headers.copy()
-    trusted_peer = trusted.trusts(request.client_ip)
-    protected = {decision_header.lower(), "host", *FORWARDING_HEADERS}
-    _strip_underscore_aliases(headers, protected)
-    client_ip = _set_forwarding(headers, request.client_ip, parts.scheme, host, trusted_peer)
+    headers, client_ip = _forwarded_headers(
+        request.headers,
+        decision_header,
+        request.client_ip,
+        parts.scheme,
+        host,
+        trusted.trusts(request.client_ip),
+    )
     query = clean_query(parts.query, ignore_params)
     url = f"{parts.scheme}://{host}{normalize_path(parts.path or '/')}" + (f"?{query}" if query else "")
     return ProxyRequest(
