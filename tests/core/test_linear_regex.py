@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgesplit.core.linear_regex import UnsafePattern, compile_linear
@@ -32,6 +32,7 @@ def patterns(draw: st.DrawFn, depth: int = 0) -> str:
     return "".join(parts)
 
 
+@settings(deadline=None)  # the automaton is built on first use; Pyodide is slower
 @given(patterns(), st.lists(st.text(alphabet="ab1 .x_\n", max_size=12), min_size=1, max_size=8))
 def test_same_answers_as_re(pattern: str, texts: list[str]) -> None:
     ours, theirs = compile_linear(pattern), re.compile(pattern)
@@ -42,6 +43,7 @@ def test_same_answers_as_re(pattern: str, texts: list[str]) -> None:
         assert ours.fullmatch(text) == bool(theirs.fullmatch(text)), (pattern, text)
 
 
+@settings(deadline=None)
 @given(st.text(alphabet="aAbB", max_size=20))
 def test_ignore_case(text: str) -> None:
     assert compile_linear("a+b", ignore_case=True).search(text) == bool(re.search("a+b", text, re.I))
@@ -78,6 +80,7 @@ def test_catastrophic_patterns_answer_at_once() -> None:
         assert len(compiled._keys) < 20  # noqa: SLF001 - the DFA stayed small: linear work
 
 
+@settings(deadline=None, max_examples=60)  # random patterns can make re itself slow
 @given(
     st.text(alphabet="ab()[]{}|*+?.^$\\-,0123xudws:=!<>P", max_size=16),
     st.text(alphabet="ab0-\n", max_size=10),
