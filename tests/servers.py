@@ -136,9 +136,22 @@ class TestOrigin:
         await response.write_eof()
         return response
 
+    async def echo_cached(self, request: web.Request) -> web.Response:
+        """A shareable page rendered from what the request carried (the security suites check
+        that nothing a client chose gets in: forwarding headers, ignored parameters)."""
+        self.fetches[request.path] += 1
+        info = {
+            **self.decision(request),
+            "query": request.raw_path.partition("?")[2],
+            "x_forwarded_host": request.headers.get("X-Forwarded-Host"),
+            "header_names": sorted({name.lower() for name in request.headers}),
+        }
+        return web.json_response(info, headers={"Cache-Control": "public, s-maxage=60"})
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/echo", self.echo)
+        app.router.add_get("/page/echo/{tail:.*}", self.echo_cached)
         app.router.add_get("/slow", self.slow)
         app.router.add_get("/fragile", self.fragile)
         app.router.add_get("/error", self.error)

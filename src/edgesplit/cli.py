@@ -191,6 +191,7 @@ def cmd_config_push(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
 
+    from .local.security_cli import security_options
     from .local.service import ProxyOptions, ProxyService, serve_forever
 
     _setup_logging(args.log_level)
@@ -234,6 +235,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         preserve_host=args.preserve_host,
         access_log=args.access_log,
         state_url=args.state or os.environ.get("EDGESPLIT_STATE_URL") or None,
+        **security_options(args),
     )
     service = ProxyService(options, config, keyring)
     if config_failed:
@@ -468,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the client's Host header to the origin (default: the origin's own host)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    from .local.security_cli import add_security_arguments
+
+    add_security_arguments(serve)
     serve.add_argument(
         "--state",
         help="shared state for several proxies: redis://host:6379/0 (default: $EDGESPLIT_STATE_URL, "

@@ -19,7 +19,7 @@ from edgesplit.demo import DEMO_CONFIG_PATH
 from edgesplit.demo.run import DemoStack
 from edgesplit.status.charts import PALETTE
 
-TOKEN = "status-page-admin-token-0123"
+TOKEN = "status-page-admin-token-0123456789abcdef"
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
 

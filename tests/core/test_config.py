@@ -89,7 +89,7 @@ def test_issue_example_path() -> None:
         ),
         (
             {"targeting": {"when": {"ua": {"$regex": "("}}}},
-            "experiments[0].targeting.when.ua.$regex: invalid regular expression: missing ), unterminated subpattern at position 0",
+            "experiments[0].targeting.when.ua.$regex: invalid regular expression (linear-time subset): missing ')' at position 1",
         ),
         ({"covrage": 1}, "experiments[0].covrage: unknown field (did you mean 'coverage'?)"),
     ],

@@ -170,8 +170,8 @@ def test_an_exception_escaping_the_worker_is_passed_through_by_the_platform(work
 
 
 def test_status_page_at_the_edge_reads_the_durable_objects(worker: Worker) -> None:
-    set_env(worker, "EDGESPLIT_ADMIN_TOKEN", "edge-admin-token-123456")
-    auth = {"Authorization": "Bearer edge-admin-token-123456"}
+    set_env(worker, "EDGESPLIT_ADMIN_TOKEN", "edge-admin-token-0123456789abcdef")
+    auth = {"Authorization": "Bearer edge-admin-token-0123456789abcdef"}
     try:
         status, _, body = get(worker, "/__edgesplit/status.json")
         assert status == 401

@@ -238,10 +238,12 @@ async def test_metrics_in_prometheus_format(stack: Stack) -> None:
 
 
 async def test_metrics_can_require_a_token(stack: Stack) -> None:
-    stack.service.pipeline.admin.admin_token = "s3cret"
+    stack.service.pipeline.admin.admin_token = "s3cret-admin-token-0123456789abcdef"
     resp, _ = await stack.get("/__edgesplit/metrics")
     assert resp.status == 401
-    resp, _ = await stack.get("/__edgesplit/metrics", headers={"Authorization": "Bearer s3cret"})
+    resp, _ = await stack.get(
+        "/__edgesplit/metrics", headers={"Authorization": "Bearer s3cret-admin-token-0123456789abcdef"}
+    )
     assert resp.status == 200
 
 

@@ -12,7 +12,7 @@ from edgesplit.core import assign
 from servers import CONFIG
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
-TOKEN = "an-admin-token-of-some-length"
+TOKEN = "an-admin-token-of-some-length-0123456789"
 
 
 def decision_cookie(resp) -> str:  # noqa: ANN001

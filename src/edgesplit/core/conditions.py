@@ -7,6 +7,8 @@ A condition is a JSON object whose entries must all hold::
 - ``"attr": value`` holds when the attribute equals the value (string, number, boolean, null).
 - ``"attr": {"$op": argument, ...}`` holds when every operator holds. Operators:
   ``$eq $ne $in $nin $gt $gte $lt $lte $exists $regex $not``.
+- ``$regex`` takes the linear-time subset of ``core.linear_regex`` (no backreferences or
+  lookaround): matching never backtracks, whatever the visitor sends.
 - ``$and``, ``$or``, ``$nor`` take arrays of conditions; ``$not`` takes one condition.
 - Attribute names may be dotted (``query.utm_source``, ``cookie.plan``, ``header.x-tier``): a
   flat attribute of that exact name wins, otherwise the path is followed into nested objects.
@@ -21,10 +23,10 @@ Conditions are compiled once, when the configuration is loaded, into plain closu
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .linear_regex import UnsafePattern, compile_linear
 from .validation import Reader, child_path
 
 __all__ = ["Condition", "compile_condition", "MAX_CONDITION_DEPTH"]
@@ -196,11 +198,11 @@ class _Compiler:
             if pattern is None:
                 return None
             try:
-                regex = re.compile(pattern)
-            except (re.error, RecursionError, OverflowError) as exc:
-                self.reader.fail(path, f"invalid regular expression: {exc}")
+                regex = compile_linear(pattern)
+            except UnsafePattern as exc:
+                self.reader.fail(path, f"invalid regular expression (linear-time subset): {exc}")
                 return None
-            return lambda actual: isinstance(actual, str) and regex.search(actual) is not None
+            return lambda actual: isinstance(actual, str) and regex.search(actual)
         if op == "$not":
             inner = self.field_test(arg, path, depth + 1)
             return None if inner is None else (lambda actual: not inner(actual))

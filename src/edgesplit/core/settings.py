@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .linear_regex import UnsafePattern, compile_linear
 from .ofrep_settings import OfrepSettings, parse_ofrep
 from .page_settings import PageSettings, parse_page_settings
 from .validation import Reader, child_path
@@ -205,11 +206,11 @@ def _policy(reader: Reader, value: Any, path: str) -> PolicySettings:
     patterns = _strings(reader, obj, "bot_patterns", path, d.bot_patterns)
     for i, pattern in enumerate(patterns):
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compile_linear(pattern, ignore_case=True)
+        except UnsafePattern as exc:
             reader.fail(
                 child_path(child_path(path, "bot_patterns"), i),
-                f"invalid regular expression: {exc}",
+                f"invalid regular expression (linear-time subset): {exc}",
             )
     consent = d.consent
     if "consent" in obj:

@@ -52,7 +52,7 @@ class DemoStack:
     origin_port: int = 8081
     vendor_port: int = 8082
     config_path: str = DEMO_CONFIG_PATH
-    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     guardrail_interval: float = 10.0
     vendor: VendorSimulator = field(default_factory=VendorSimulator)
     service: ProxyService | None = None

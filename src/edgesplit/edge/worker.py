@@ -9,6 +9,9 @@ Bindings and variables (wrangler.toml):
 - ``EDGESPLIT_ORIGIN`` (var, optional): origin base URL; without it requests go on to the
   zone's own origin (route mode).
 - ``QUEUE`` (Durable Object namespace): the event queue shards; ``EDGESPLIT_QUEUE_SHARDS``.
+- ``EDGESPLIT_TRACK_LIMITS`` (var, optional): JSON object of ``/track`` caps (docs/security.md);
+  ``EDGESPLIT_TRUSTED_UPSTREAMS`` (var, optional): comma-separated addresses/networks whose
+  ``X-Forwarded-*`` headers are believed (by default none: edgesplit sets them itself).
 - ``EDGESPLIT_VENDOR_URL`` (var) and/or ``EDGESPLIT_VENDORS`` (secret, JSON list of vendor
   specs): where events go, directly and from the queue.
 
@@ -25,9 +28,12 @@ from typing import Any
 from ..core import Keyring, KeyringError, parse_keyring_text
 from ..guardrails.recorder import CountsRecorder
 from ..pipeline import Metrics, OriginTimeout, Pipeline
+from ..pipeline.admin_guard import AdminGuard
 from ..pipeline.coalesce import MissCoalescer
 from ..pipeline.failures import FailOpen
 from ..pipeline.http import plain_response
+from ..pipeline.options import track_limits_from_text, trusted_upstreams_from_text
+from ..pipeline.track_guard import TrackGuard
 from ..queue.delivery import Breaker, DeliveryOutbox, ExposureDeduper
 from ..queue.sharding import shard_name
 from ..system import SystemClock, new_visitor_id
@@ -64,6 +70,18 @@ class _IsolateState:
         self.recorder = CountsRecorder()
         self.counts_flushed_at = 0.0
         self.coalescer = MissCoalescer(SystemClock())  # the isolate's requests meet here
+        self.track_guard: TrackGuard | None = None
+        self.track_limits_text: str | None = None
+        self.admin_guard = AdminGuard()
+
+    def track_guard_for(self, env: Any) -> TrackGuard:
+        text = _var(env, "EDGESPLIT_TRACK_LIMITS")
+        if self.track_guard is None or text != self.track_limits_text:
+            self.track_guard = TrackGuard(
+                _or_default(self, track_limits_from_text, env, "EDGESPLIT_TRACK_LIMITS")
+            )
+            self.track_limits_text = text
+        return self.track_guard
 
     def vendor_adapters(self, env: Any) -> dict[str, Any]:
         source = (_var(env, "EDGESPLIT_VENDORS"), _var(env, "EDGESPLIT_VENDOR_URL"))
@@ -86,6 +104,15 @@ def _state() -> _IsolateState:
 def _var(env: Any, name: str, default: str | None = None) -> str | None:
     value = getattr(env, name, None)
     return value if isinstance(value, str) and value != "" else default
+
+
+def _or_default(state: _IsolateState, parse: Any, env: Any, name: str) -> Any:
+    """An option parsed from its variable; a bad value is logged once and the default used."""
+    try:
+        return parse(_var(env, name))
+    except ValueError as exc:
+        state.fail_open(name.lower(), exc)
+        return None
 
 
 def _keyring(state: _IsolateState, env: Any) -> Keyring:
@@ -147,6 +174,10 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
         fail_open=state.fail_open,
         coalescer=state.coalescer,
         page_rewriter=HtmlRewriterPages(),
+        track_guard=state.track_guard_for(env),
+        trusted_upstreams=_or_default(state, trusted_upstreams_from_text, env, "EDGESPLIT_TRUSTED_UPSTREAMS")
+        or (),
+        admin_guard=state.admin_guard,
     )
 
 

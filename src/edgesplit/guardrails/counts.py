@@ -12,9 +12,11 @@ from typing import Any
 from ..core.guardrails import Totals
 from ..queue.store import SqlPort
 
-__all__ = ["CountsStore", "COUNT_FIELDS"]
+__all__ = ["CountsStore", "COUNT_FIELDS", "CONVERTERS"]
 
 COUNT_FIELDS = ("exposures", "conversions", "requests", "errors", "latency_ms")
+CONVERTERS = "converters"
+"""In a row's amounts: the hashed visitors who converted (``recorder``), each counted once."""
 HOUR = 3600
 DAY = 86_400
 
@@ -30,6 +32,12 @@ SCHEMA = (
         errors INTEGER NOT NULL DEFAULT 0,
         latency_ms REAL NOT NULL DEFAULT 0,
         PRIMARY KEY (experiment, variant, bucket, span)
+    )""",
+    """CREATE TABLE IF NOT EXISTS converters (
+        experiment TEXT NOT NULL,
+        visitor TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (experiment, visitor)
     )""",
     """CREATE TABLE IF NOT EXISTS guardrail_state (
         experiment TEXT NOT NULL,
@@ -59,12 +67,17 @@ class CountsStore:
         transaction = getattr(self.sql, "transaction", None)
         return transaction() if transaction is not None else nullcontext()
 
-    def add(self, rows: Iterable[tuple[str, str, float, dict[str, float]]]) -> None:
-        """Add ``(experiment, variant, epoch seconds, {field: amount})`` increments."""
+    def add(self, rows: Iterable[tuple[str, str, float, dict[str, Any]]]) -> None:
+        """Add ``(experiment, variant, epoch seconds, {field: amount})`` increments. A
+        ``converters`` list (hashed visitor ids) adds one conversion per visitor never seen
+        converting in this experiment before, whichever process or isolate reports it."""
         with self._atomic():
             for experiment, variant, when, amounts in rows:
                 bucket = int(when // HOUR) * HOUR
                 values = [float(amounts.get(name, 0)) for name in COUNT_FIELDS]
+                values[COUNT_FIELDS.index("conversions")] += self._first_conversions(
+                    experiment, amounts.get(CONVERTERS) or (), when
+                )
                 self.sql.exec(
                     "INSERT INTO variant_counts (experiment, variant, bucket, span, exposures, conversions, requests, "
                     "errors, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (experiment, variant, bucket, "
@@ -77,6 +90,19 @@ class CountsStore:
                     HOUR,
                     *values,
                 )
+
+    def _first_conversions(self, experiment: str, visitors: Iterable[Any], when: float) -> int:
+        first = 0
+        for visitor in visitors:
+            inserted = self.sql.exec(
+                "INSERT INTO converters (experiment, visitor, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (experiment, visitor) DO NOTHING RETURNING visitor",
+                experiment,
+                str(visitor),
+                when,
+            )
+            first += len(inserted)
+        return first
 
     def totals(self, experiment: str, since: float = 0.0) -> dict[str, Totals]:
         rows = self.sql.exec(
@@ -128,6 +154,7 @@ class CountsStore:
                 DAY,
                 int(now // DAY) * DAY - keep_days * DAY,
             )
+            self.sql.exec("DELETE FROM converters WHERE at < ?", int(now // DAY) * DAY - keep_days * DAY)
         return len(folded)
 
     def state(self, experiment: str) -> dict[str, float]:

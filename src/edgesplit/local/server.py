@@ -12,19 +12,25 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..pipeline import Headers, Pipeline, ProxyRequest, ProxyResponse
+from ..pipeline.http import plain_response
+from .limits import ServerLimits
+from .server_limits import BodyTimeout, deadline_reader, timed_chunks
+from .wire_log import QuietParseErrors
 
 __all__ = ["make_app", "to_proxy_request", "send"]
 
 log = logging.getLogger("edgesplit.server")
 PIPELINE_KEY = web.AppKey("pipeline", Pipeline)
+LIMITS_KEY = web.AppKey("server_limits", ServerLimits)
 
 
-def to_proxy_request(request: web.Request) -> ProxyRequest:
+def to_proxy_request(request: web.Request, limits: ServerLimits | None = None) -> ProxyRequest:
+    limits = limits or ServerLimits()
     headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
     host = request.headers.get("host") or f"{request.url.host}:{request.url.port}"
     # raw_path keeps the path and query exactly as the client sent them.
     url = f"{request.scheme}://{host}{request.raw_path}"
-    body = request.content if request.body_exists else None
+    body = timed_chunks(request.content.iter_any(), limits.body_timeout) if request.body_exists else None
 
     async def read_body(limit: int) -> bytes | None:
         declared = request.content_length
@@ -38,7 +44,14 @@ def to_proxy_request(request: web.Request) -> ProxyRequest:
             data += more
         return None if len(data) > limit else data
 
-    return ProxyRequest(request.method, url, headers, body, request.remote, read_body=read_body)
+    return ProxyRequest(
+        request.method,
+        url,
+        headers,
+        body,
+        request.remote,
+        read_body=deadline_reader(read_body, limits.body_timeout),
+    )
 
 
 async def send(request: web.Request, response: ProxyResponse) -> web.StreamResponse:
@@ -68,12 +81,25 @@ async def send(request: web.Request, response: ProxyResponse) -> web.StreamRespo
 
 async def _handle(request: web.Request) -> web.StreamResponse:
     pipeline = request.app[PIPELINE_KEY]
-    response = await pipeline.handle(to_proxy_request(request))
+    if not request.raw_path.startswith("/"):  # absolute-form or '*': a reverse proxy takes neither
+        return await send(request, plain_response(400, "400 Bad Request: origin-form targets only (/path)\n"))
+    try:
+        response = await pipeline.handle(to_proxy_request(request, request.app[LIMITS_KEY]))
+    except BodyTimeout as exc:
+        response = plain_response(408, f"408 Request Timeout: {exc}\n")
+        response.headers.set("connection", "close")
     return await send(request, response)
 
 
-def make_app(pipeline: Pipeline) -> web.Application:
-    app = web.Application(handler_args={"max_field_size": 16 * 1024, "max_line_size": 16 * 1024})
+def make_app(pipeline: Pipeline, limits: ServerLimits | None = None) -> web.Application:
+    app = web.Application(
+        handler_args={
+            "max_field_size": 16 * 1024,
+            "max_line_size": 16 * 1024,
+            "logger": QuietParseErrors(log),
+        }
+    )
     app[PIPELINE_KEY] = pipeline
+    app[LIMITS_KEY] = limits or ServerLimits()
     app.router.add_route("*", "/{tail:.*}", _handle)
     return app

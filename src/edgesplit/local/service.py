@@ -13,6 +13,8 @@ from aiohttp import web
 
 from ..core import Config, ConfigHolder, Keyring
 from ..pipeline import Metrics, OutboxPort, Pipeline
+from ..pipeline.admin_guard import admin_token_problem
+from ..pipeline.track_guard import TrackGuard, TrackLimits
 from ..queue.delivery import DeliveryOutbox
 from ..queue.drain import DrainPolicy
 from ..queue.store import Bounds
@@ -20,6 +22,7 @@ from ..state.wiring import shared_guardrails
 from ..vendors import make_adapter
 from .cache import MemoryCache
 from .guardrail_runner import GuardrailRunner
+from .limits import ServerLimits
 from .memory_outbox import MemoryOutbox
 from .origin import AiohttpOrigin
 from .page_rewriter import SelectolaxRewriter
@@ -27,6 +30,7 @@ from .queue_runner import AiohttpSender, LocalQueue
 from .reload import ConfigWatcher
 from .runtime import SystemClock, TaskBackground, new_visitor_id
 from .server import make_app
+from .server_limits import LimitedSite
 from .status_source import LocalStatusSource
 
 __all__ = ["ProxyOptions", "ProxyService", "serve_forever"]
@@ -64,6 +68,10 @@ class ProxyOptions:
     """Several proxies sharing counts, the updater and the config: ``redis://...`` (see
     docs/scaling-out.md). None: this proxy's own SQLite files, as before."""
     extra_cleanup: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    track_limits: TrackLimits = field(default_factory=TrackLimits)
+    trusted_upstreams: tuple[str, ...] = ()
+    """Peers whose X-Forwarded-* headers are believed (addresses or networks); docs/security.md."""
+    server_limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 class ProxyService:
@@ -72,6 +80,9 @@ class ProxyService:
     def __init__(
         self, options: ProxyOptions, config: Config, keyring: Keyring, outbox: OutboxPort | None = None
     ) -> None:
+        problem = admin_token_problem(options.admin_token)
+        if problem is not None:
+            raise ValueError(problem)
         self.options = options
         self.clock = SystemClock()
         self.metrics = Metrics()
@@ -149,6 +160,8 @@ class ProxyService:
             observer=self.guardrails.recorder,
             status=status,
             page_rewriter=SelectolaxRewriter(lambda: self.holder.current.settings.pages.max_html_bytes),
+            track_guard=TrackGuard(options.track_limits),
+            trusted_upstreams=options.trusted_upstreams,
         )
         self.watcher = (
             ConfigWatcher(options.config_path, self.holder, self.metrics, interval=options.reload_interval)
@@ -159,15 +172,18 @@ class ProxyService:
         self.port = options.port
 
     def make_app(self) -> web.Application:
-        return make_app(self.pipeline)
+        return make_app(self.pipeline, self.options.server_limits)
 
     def make_site(self, runner: web.AppRunner) -> web.BaseSite:
-        return web.TCPSite(runner, self.options.host, self.options.port, reuse_address=True)
+        return LimitedSite(runner, self.options.host, self.options.port, self.options.server_limits)
 
     async def start(self) -> None:
         app = self.make_app()
         self.runner = web.AppRunner(
-            app, access_log=log if self.options.access_log else None, handle_signals=False
+            app,
+            access_log=log if self.options.access_log else None,
+            handle_signals=False,
+            **self.options.server_limits.runner_kwargs(),
         )
         await self.runner.setup()
         site = self.make_site(self.runner)

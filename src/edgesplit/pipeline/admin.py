@@ -28,6 +28,7 @@ from ..core import ConfigHolder
 from ..status import StatusData, build_report
 from ..status.access import ADMIN_COOKIE, SESSION_SECONDS, authorized, session_value, token_from_form
 from ..status.page import STATUS_CSP, render_login_page, render_status_page
+from .admin_guard import AdminGuard, admin_token_problem
 from .client_script import CLIENT_SCRIPT, VERIFY_MODULE
 from .cookies import format_set_cookie, parse_cookie_header
 from .http import Headers, ProxyRequest, ProxyResponse, plain_response
@@ -60,6 +61,7 @@ class AdminRoutes:
         track: Callable[[ProxyRequest], Awaitable[ProxyResponse]],
         fail_open: Callable[[str, BaseException], None],
         ofrep: Callable[[ProxyRequest, str], Awaitable[ProxyResponse]] | None = None,
+        guard: AdminGuard | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics
@@ -70,6 +72,24 @@ class AdminRoutes:
         self.track = track
         self.fail_open = fail_open
         self.ofrep = ofrep
+        self.guard = guard or AdminGuard()
+
+    def _refusal(self, request: ProxyRequest) -> ProxyResponse | None:
+        """503 for a weak admin token, 429 while this address is locked out (admin_guard)."""
+        problem = admin_token_problem(self.admin_token)
+        if problem is not None:
+            return plain_response(503, f"503 Service Unavailable: {problem}\n")
+        wait = self.guard.retry_after(request.client_ip, self.clock.now())
+        if wait is None:
+            return None
+        self.metrics.inc("edgesplit_admin_locked_out_total")
+        response = plain_response(429, "429 Too Many Requests: too many wrong admin tokens, try later\n")
+        response.headers.set("retry-after", str(wait))
+        return response
+
+    def _denied(self, request: ProxyRequest) -> None:
+        self.metrics.inc("edgesplit_admin_denied_total")
+        self.guard.failed(request.client_ip, self.clock.now())
 
     async def handle(self, request: ProxyRequest, prefix: str, subpath: str) -> ProxyResponse:
         if subpath == "/track":
@@ -118,8 +138,13 @@ class AdminRoutes:
             return StatusData()
 
     async def _metrics(self, request: ProxyRequest) -> ProxyResponse:
-        if self.admin_token and not self._authorized(request):
-            return plain_response(401, "401 Unauthorized: send Authorization: Bearer <admin token>\n")
+        if self.admin_token:
+            refusal = self._refusal(request)
+            if refusal is not None:
+                return refusal
+            if not self._authorized(request):
+                self._denied(request)
+                return plain_response(401, "401 Unauthorized: send Authorization: Bearer <admin token>\n")
         self.metrics.set_gauge("edgesplit_config_refused", self.config.refused)
         if self.before_metrics is not None:
             self.before_metrics()
@@ -137,12 +162,15 @@ class AdminRoutes:
             return plain_response(
                 404, "404 Not Found: the status page is off until an admin token is configured\n"
             )
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
         if request.method == "POST" and not as_json:
             return await self._sign_in(request, path)
         if request.method not in ("GET", "HEAD"):
             return plain_response(405, "405 Method Not Allowed\n")
         if not self._authorized(request):
-            self.metrics.inc("edgesplit_admin_denied_total")
+            self._denied(request)
             if as_json:
                 return plain_response(
                     401, json.dumps({"error": "admin token required"}) + "\n", "application/json"
@@ -172,7 +200,7 @@ class AdminRoutes:
         token = token_from_form(body) if body is not None else None
         assert self.admin_token is not None
         if token is None or not authorized(f"Bearer {token}", {}, self.admin_token, self.clock.now()):
-            self.metrics.inc("edgesplit_admin_denied_total")
+            self._denied(request)
             return _html(401, render_login_page(path, "That token is not the admin token."))
         cookie = format_set_cookie(
             ADMIN_COOKIE,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core import ConfigHolder, Keyring
 from .admin import AdminRoutes
+from .admin_guard import AdminGuard
 from .attributes import RequestAttributes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
 from .coalesce import MissCoalescer
@@ -41,8 +42,10 @@ from .ports import (
     StatusSource,
 )
 from .request_decision import DecisionSteps, client_input, decision_cookies
+from .request_hygiene import TrustedUpstreams, sanitize_request
 from .trace import TRACE_HEADER, add_trace, trace_allowed
 from .track import TrackError, parse_track
+from .track_guard import TrackGuard, report_token, token_reason_label, track_reason_label
 
 __all__ = ["Pipeline"]
 
@@ -71,6 +74,9 @@ class Pipeline:
         fail_open: FailOpen | None = None,
         coalescer: MissCoalescer | None = None,
         page_rewriter: PageRewriterPort | None = None,
+        track_guard: TrackGuard | None = None,
+        admin_guard: AdminGuard | None = None,
+        trusted_upstreams: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.origin = origin
@@ -95,6 +101,8 @@ class Pipeline:
         self.coalescer = coalescer if coalescer is not None else MissCoalescer(clock)
         """Shared by every pipeline of a process (an isolate at the edge) to meet in."""
         ofrep = OfrepRoutes(config=config, keyring=keyring, clock=clock, metrics=self.metrics)
+        self.track_guard = track_guard or TrackGuard()  # per process or isolate: it remembers
+        self.trusted_upstreams = TrustedUpstreams(trusted_upstreams)
         self.admin = AdminRoutes(
             config=config,
             metrics=self.metrics,
@@ -105,6 +113,7 @@ class Pipeline:
             track=ofrep.with_cors(self._track),  # OFREP browser apps report to /track cross-origin
             fail_open=self._fail_open,
             ofrep=ofrep.handle,
+            guard=admin_guard,
         )
 
     @property
@@ -133,6 +142,13 @@ class Pipeline:
     async def _handle(self, request: ProxyRequest) -> ProxyResponse:
         config = self.config.current
         settings = config.settings
+        sanitized = sanitize_request(
+            request, settings.cache.ignore_query_params, settings.decision.header, self.trusted_upstreams
+        )
+        if isinstance(sanitized, ProxyResponse):
+            self.metrics.inc("edgesplit_requests_total", outcome="bad_request")
+            return sanitized
+        request = sanitized
         path = request.path
         prefix = settings.admin.path_prefix
         if path == prefix or path.startswith(prefix + "/"):
@@ -147,7 +163,6 @@ class Pipeline:
             if traced
             else {}
         )
-        self._forwarding_headers(request, headers)
         forwarded = ProxyRequest(
             request.method, request.url, headers, request.body, request.client_ip, request.platform
         )
@@ -197,15 +212,6 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001
             self._fail_open("observer", exc)
 
-    @staticmethod
-    def _forwarding_headers(request: ProxyRequest, headers: Headers) -> None:
-        if request.client_ip:
-            prior = headers.get("x-forwarded-for")
-            headers.set("x-forwarded-for", f"{prior}, {request.client_ip}" if prior else request.client_ip)
-        headers.set("x-forwarded-proto", request.url.split(":", 1)[0])
-        if "x-forwarded-host" not in headers and headers.get("host"):
-            headers.set("x-forwarded-host", headers.get("host") or "")
-
     async def _lookup(self, key: str, request: ProxyRequest) -> ProxyResponse | None:
         assert self.cache is not None
         try:
@@ -226,7 +232,12 @@ class Pipeline:
 
     async def _fetch(self, request: ProxyRequest, decision: Decision, settings: Any) -> ProxyResponse:
         cache_settings = settings.cache
-        use_cache = self.cache is not None and cache_settings.enabled and request.method in ("GET", "HEAD")
+        use_cache = (
+            self.cache is not None
+            and cache_settings.enabled
+            and request.method in ("GET", "HEAD")
+            and request.body is None  # a body is not in the key: never cached, never served from it
+        )
         key = ""
         release: Callable[[], None] | None = None
         if use_cache:
@@ -319,6 +330,8 @@ class Pipeline:
     async def _track(self, request: ProxyRequest) -> ProxyResponse:
         if request.method != "POST":
             return plain_response(405, "405 Method Not Allowed: POST a JSON conversion\n")
+        if not self.track_guard.admit_client(request.client_ip, self.clock.now()):
+            return _refused(self.metrics, TrackError(429, "rate_limited: too many reports from this address"))
         body = await request.read_body(16 * 1024) if request.read_body is not None else None
         settings = self.config.current.settings
         cookies = parse_cookie_header("; ".join(request.headers.get_all("cookie")) or None)
@@ -329,14 +342,15 @@ class Pipeline:
             else TrackError(413, "body larger than 16384 bytes")
         )
         if isinstance(result, TrackError):
-            self.metrics.inc("edgesplit_track_rejected_total", reason=result.reason.split(":")[0])
-            if result.status == 401:
-                self.metrics.inc(
-                    "edgesplit_tokens_rejected_total", reason=result.reason.removeprefix("token: ")
-                )
-            return plain_response(
-                result.status, json.dumps({"error": result.reason}) + "\n", "application/json"
-            )
+            return _refused(self.metrics, result)
+        assert body is not None
+        verdict = self.track_guard.admit(result, report_token(body, fallback), self.clock.now())
+        if verdict == "duplicate":  # a retry: it worked the first time, and counts once
+            self.metrics.inc("edgesplit_track_duplicates_total")
+            reply = {"accepted": result["id"], "duplicate": True}
+            return plain_response(202, json.dumps(reply) + "\n", "application/json")
+        if verdict is not None:
+            return _refused(self.metrics, TrackError(429, f"{verdict}: too many reports for this visitor"))
         try:
             self.outbox.submit([result])
         except Exception as exc:  # noqa: BLE001
@@ -363,3 +377,10 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001
                 self._fail_open("observer", exc)
         return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
+
+
+def _refused(metrics: Metrics, error: TrackError) -> ProxyResponse:
+    metrics.inc("edgesplit_track_rejected_total", reason=track_reason_label(error.reason))
+    if error.status == 401:
+        metrics.inc("edgesplit_tokens_rejected_total", reason=token_reason_label(error.reason))
+    return plain_response(error.status, json.dumps({"error": error.reason}) + "\n", "application/json")

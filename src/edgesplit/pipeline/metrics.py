@@ -25,18 +25,25 @@ _HELP = {
     "edgesplit_exposures_deduplicated_total": "Exposures dropped as repeats within the dedup window.",
     "edgesplit_conversions_total": "Conversions accepted at the track endpoint.",
     "edgesplit_events_dropped_total": "Events dropped because the durable queue itself failed, by vendor.",
-    "edgesplit_track_rejected_total": "Track requests refused, by reason.",
+    "edgesplit_track_rejected_total": "Track requests refused, by reason (a fixed set, incl. caps).",
+    "edgesplit_track_duplicates_total": "Conversions and drift reports received again, counted once.",
+    "edgesplit_admin_denied_total": "Admin requests with a wrong or missing token (sign-in, status, metrics).",
+    "edgesplit_admin_locked_out_total": "Admin requests refused because the address is locked out.",
     "edgesplit_queue_depth": "Events pending in the queue, by vendor and shard.",
     "edgesplit_queue_oldest_age_seconds": "Age of the oldest pending event, by vendor and shard.",
     "edgesplit_queue_events_total": "Queue counters by vendor, shard and kind (delivered, retried, dropped, dead).",
 }
 
 
+def _escape(value: str) -> str:
+    """Label value escaping of the text exposition format: backslash, double quote, newline."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _labels(labels: tuple[tuple[str, str], ...]) -> str:
     if not labels:
         return ""
-    escaped = (f'{k}="{v}"'.replace("\n", " ") for k, v in labels)
-    return "{" + ",".join(escaped) + "}"
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels) + "}"
 
 
 class Metrics:

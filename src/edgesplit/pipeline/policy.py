@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from ..core.linear_regex import LinearPattern, compile_linear
 from ..core.settings import PolicySettings
 from .http import Headers
 
@@ -27,8 +28,8 @@ class Participation:
 
 
 @lru_cache(maxsize=16)
-def _bot_regex(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+def _bot_regex(patterns: tuple[str, ...]) -> LinearPattern | None:
+    return compile_linear("|".join(f"(?:{p})" for p in patterns), ignore_case=True) if patterns else None
 
 
 def _is_prefetch(headers: Headers) -> bool:

@@ -61,6 +61,13 @@ class TrackError:
     reason: str
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float (400 digits)
+        return False
+
+
 def _timestamp(value: Any, now: float) -> float | TrackError:
     if value is None:
         return now
@@ -170,7 +177,11 @@ def _drift(
         return TrackError(400, "not drift: the tokens belong to different visitors")
     if first.assignments.get(experiment) != expected or experiment in first.held_out:
         return TrackError(400, f"not drift: first_token does not put the visitor in {expected!r}")
-    if current.assignments.get(experiment) != observed or expected == observed:
+    if (
+        current.assignments.get(experiment) != observed
+        or expected == observed
+        or experiment in current.held_out
+    ):
         return TrackError(400, f"not drift: token does not put the visitor in another variant {observed!r}")
     return {
         "type": "drift",
@@ -199,7 +210,7 @@ def _conversion(
         return TrackError(400, "event: required, 1-100 letters, digits, space or _ . : $ -")
     value = payload.get("value")
     if value is not None and (
-        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value))
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value)
     ):
         return TrackError(400, "value: must be a finite number")
     client_id = payload.get("id")
