@@ -11,7 +11,7 @@ from edge_support import Worker, get
 from edgesplit.core import assign, parse_config, verify_token
 from servers import CONFIG, KEYRING, MANIFESTS, known
 
-ADMIN = "edge-admin-token-for-openness"
+ADMIN = "edge-admin-token-for-openness-0123456789"
 HOLDOUT = {
     **CONFIG,
     "version": "edge-holdout",

@@ -13,7 +13,7 @@ from edgesplit.pipeline.manifests import RECENT_MANIFESTS
 from servers import CONFIG, KEYRING
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
-TOKEN = "an-admin-token-of-some-length"
+TOKEN = "an-admin-token-of-some-length-0123456789"
 HOLDOUT = {
     **CONFIG,
     "version": "e2e-holdout",

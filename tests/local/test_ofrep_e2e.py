@@ -323,7 +323,7 @@ async def test_hostile_bodies_get_an_answer_never_a_500(stack: Stack, body: byte
 
 async def test_exposures_are_reported_with_the_token_and_counted(stack: Stack) -> None:
     use_ofrep(stack)
-    stack.service.pipeline.admin.admin_token = "admin-token-for-ofrep-tests"
+    stack.service.pipeline.admin.admin_token = "admin-token-for-the-ofrep-tests-0123456789"
     config = parse_config(ofrep_config())
     visitor = next(v for v in VISITORS if assign(config, v, {"path": "/page/a"})["hero"].in_experiment)
     resp, body = await post(
@@ -348,7 +348,8 @@ async def test_exposures_are_reported_with_the_token_and_counted(stack: Stack) -
     ) as r:
         assert r.status == 401
     resp, report = await stack.get(
-        "/__edgesplit/status.json", headers={"Authorization": "Bearer admin-token-for-ofrep-tests"}
+        "/__edgesplit/status.json",
+        headers={"Authorization": "Bearer admin-token-for-the-ofrep-tests-0123456789"},
     )
     hero = next(e for e in report["experiments"] if e["key"] == "hero")
     assert sum(v["exposures"] for v in hero["variants"]) == 1

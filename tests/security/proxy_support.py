@@ -19,7 +19,7 @@ from edgesplit import load_config
 from edgesplit.core import verify_token
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
-from servers import DECISION_HEADER, KEYRING, start_app
+from servers import DECISION_HEADER, KEYRING, MANIFESTS, known, start_app
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 BOT = {"User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"}
@@ -64,7 +64,7 @@ class EchoOrigin:
 
     async def handle(self, request: web.Request) -> web.Response:
         token = request.headers.get(DECISION_HEADER)
-        verified = verify_token(token, KEYRING, time.time()) if token else None
+        verified = verify_token(token, KEYRING, time.time(), manifests=MANIFESTS) if token else None
         body = await request.read()
         record = {
             "method": request.method,
@@ -178,7 +178,7 @@ async def running_proxy(
         queue_dir=str(tmp_path / "state"),
         **options,
     )
-    service = ProxyService(proxy_options, load_config(str(config_path)), KEYRING, outbox=outbox)
+    service = ProxyService(proxy_options, known(load_config(str(config_path))), KEYRING, outbox=outbox)
     await service.start()
     client = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
     try:

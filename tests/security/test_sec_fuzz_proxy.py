@@ -27,7 +27,7 @@ from edgesplit.core import DecisionClaims, sign_token
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.service import ProxyOptions, ProxyService
 from edgesplit.pipeline.request_hygiene import clean_query, normalize_path
-from servers import KEYRING, ServerThread
+from servers import KEYRING, ServerThread, known
 
 VISITORS = [f"fuzz-visitor-{n:04d}" for n in range(6)]
 PATHS = ["/cache/page", "/cache/b", "/checkout", "/echo", "/nocache/x", "/x/../cache/page", "/cache/./b"]
@@ -66,7 +66,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             queue_dir=str(tmp / "state"),
             guardrail_interval=3600.0,
         )
-        service = ProxyService(options, load_config(str(config_path)), KEYRING, outbox=MemoryOutbox())
+        service = ProxyService(options, known(load_config(str(config_path))), KEYRING, outbox=MemoryOutbox())
         await service.start()
         return service
 

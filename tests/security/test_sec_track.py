@@ -12,11 +12,11 @@ from edgesplit.core import DecisionClaims, verify_token
 from edgesplit.guardrails.counts import CountsStore
 from edgesplit.guardrails.recorder import CountsRecorder
 from edgesplit.local.queue_runner import SqliteSql
-from servers import KEYRING
+from servers import KEYRING, MANIFESTS
 
 
 def claims(token: str) -> DecisionClaims:
-    verification = verify_token(token, KEYRING, time.time())
+    verification = verify_token(token, KEYRING, time.time(), manifests=MANIFESTS)
     assert verification.claims is not None
     return verification.claims
 

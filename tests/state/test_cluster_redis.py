@@ -328,7 +328,7 @@ async def test_every_proxys_status_page_shows_the_cluster_numbers_and_each_proxy
         3,
         redis_server.url,
         interval=3600,
-        admin_token="s3cret",
+        admin_token="s3cret-admin-token-for-the-cluster-tests",
         vendor_url="http://127.0.0.1:1/batch",  # nothing listens there
     )
     try:
@@ -339,7 +339,7 @@ async def test_every_proxys_status_page_shows_the_cluster_numbers_and_each_proxy
             return sum(v["depth"] for shard in service.queue.stats().values() for v in shard.values())
 
         await wait_for(lambda: all(queued(s) > 0 for s in cluster.services), "events queued on every proxy")
-        headers = {"Authorization": "Bearer s3cret"}
+        headers = {"Authorization": "Bearer s3cret-admin-token-for-the-cluster-tests"}
         pages: list[dict[str, Any]] = []
 
         async def every_page_shows_every_proxy_in() -> bool:
