@@ -24,9 +24,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from edgesplit import load_config
-from edgesplit.local.queue_runner import SqliteSql
-from edgesplit.local.service import ProxyOptions, ProxyService
-from edgesplit.local.vendor_sim import VendorSimulator
+from edgesplit.proxy.queue_runner import SqliteSql
+from edgesplit.proxy.service import ProxyOptions, ProxyService
+from edgesplit.proxy.vendor_sim import VendorSimulator
 from edgesplit.queue.drain import DrainPolicy, drain_shard
 from edgesplit.queue.store import QueueStore
 from edgesplit.vendors import SendResult, WebhookAdapter

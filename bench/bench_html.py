@@ -46,8 +46,8 @@ from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 
 from edgesplit.core import DecisionClaims  # noqa: E402
 from edgesplit.core.variant_actions import Change  # noqa: E402
-from edgesplit.local.page_rewriter import RewriteMemo, rewrite_html  # noqa: E402
 from edgesplit.pipeline.bootstrap import bootstrap_source, bootstrap_tag  # noqa: E402
+from edgesplit.proxy.page_rewriter import RewriteMemo, rewrite_html  # noqa: E402
 
 CHANGES = [
     Change("h1.hero", "set_text", "Save 20% this week"),

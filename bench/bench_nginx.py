@@ -86,7 +86,7 @@ def serve_backends(origin_port: int, vendor_port: int, keys_path: str) -> None:
 
     from edgesplit import load_keyring
     from edgesplit.core import verify_token
-    from edgesplit.local.vendor_sim import VendorSimulator
+    from edgesplit.proxy.vendor_sim import VendorSimulator
 
     keyring = load_keyring(Path(keys_path).read_text())
     filler = "<p>" + "lorem ipsum dolor sit amet " * 10 + "</p>\n"

@@ -18,7 +18,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from edgesplit import load_config
-from edgesplit.local.service import ProxyOptions, ProxyService
+from edgesplit.proxy.service import ProxyOptions, ProxyService
 from servers import CONFIG, KEYRING, TestOrigin, start_app
 
 BODY = b'{"fixed": true}'

@@ -76,8 +76,8 @@ def main() -> None:
 
 
 def hygiene() -> None:
-    from edgesplit.pipeline.http import Headers, ProxyRequest
     from edgesplit.pipeline.request_hygiene import TrustedUpstreams, sanitize_request
+    from edgesplit.ports.http import Headers, ProxyRequest
 
     print("# request hygiene (Host check, path, query, forwarding headers), per request")
     headers = Headers(

@@ -37,8 +37,8 @@ from edgesplit.core import (
     sign_token,
     verify_token,
 )
-from edgesplit.local.memory_outbox import MemoryOutbox
-from edgesplit.local.service import ProxyOptions, ProxyService
+from edgesplit.proxy.memory_outbox import MemoryOutbox
+from edgesplit.proxy.service import ProxyOptions, ProxyService
 
 COUNTS = (1, 20, 80, 100, 200, 500, 1000)
 KEYRING = Keyring((HmacKey("2026-11", bytes(range(32))),))

@@ -103,7 +103,7 @@ def cases() -> list[dict[str, Any]]:
 def render() -> str:
     doc = {
         "description": "Compact (es2) tokens and lifetime refusals made by the Python core "
-        "(scripts/make_token_vectors.py); every verifier must agree (tests/origin)",
+        "(scripts/make_token_vectors.py); every verifier must agree (tests/integrations)",
         "keys": {
             "hs-2026": {"alg": "HS256", "secret": b64url_encode(SECRET)},
             "ed-2026": {"alg": "EdDSA", "publicKey": b64url_encode(EDDSA.signer.public_key_bytes)},

@@ -17,8 +17,8 @@ import aiohttp
 from aiohttp import web
 
 from edgesplit.core import assign, parse_config
-from edgesplit.local.memory_outbox import MemoryOutbox
-from edgesplit.local.service import ProxyOptions, ProxyService
+from edgesplit.proxy.memory_outbox import MemoryOutbox
+from edgesplit.proxy.service import ProxyOptions, ProxyService
 from servers import DECISION_HEADER, KEYRING, start_app
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}

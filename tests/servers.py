@@ -47,7 +47,7 @@ CONFIG = {
 
 
 # What the test origins know to read compact (es2) decisions: the manifests of the configs the
-# tests serve (a real origin fetches them from <admin prefix>/manifest/<id>: tests/origin).
+# tests serve (a real origin fetches them from <admin prefix>/manifest/<id>: tests/integrations).
 MANIFESTS = ManifestBook([Manifest.from_config(parse_config(CONFIG))], capacity=1024)
 
 

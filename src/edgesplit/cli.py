@@ -191,8 +191,8 @@ def cmd_config_push(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
 
-    from .local.security_cli import security_options
-    from .local.service import ProxyOptions, ProxyService, serve_forever
+    from .proxy.security_cli import security_options
+    from .proxy.service import ProxyOptions, ProxyService, serve_forever
 
     _setup_logging(args.log_level)
     import logging
@@ -257,7 +257,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _local_queue_stores(directory: str) -> list[Any]:
     from pathlib import Path
 
-    from .local.queue_runner import SqliteSql
+    from .proxy.queue_runner import SqliteSql
     from .queue.store import QueueStore
 
     paths = sorted(Path(directory).glob("shard-*.sqlite3"))
@@ -294,7 +294,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .guardrails.counts import CountsStore
-    from .local.queue_runner import SqliteSql
+    from .proxy.queue_runner import SqliteSql
     from .status import StatusData, build_report, merge_queue_stats, read_counts
 
     config = load_config(args.config)
@@ -320,8 +320,8 @@ def cmd_experiment_resume(args: argparse.Namespace) -> int:
 
     from .core import parse_config
     from .guardrails.counts import CountsStore
-    from .local.guardrail_runner import write_config_atomically
-    from .local.queue_runner import SqliteSql
+    from .proxy.guardrail_runner import write_config_atomically
+    from .proxy.queue_runner import SqliteSql
 
     with open(args.config, encoding="utf-8") as handle:
         document = json.load(handle)
@@ -470,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the client's Host header to the origin (default: the origin's own host)",
     )
     serve.add_argument("--access-log", action="store_true", help="log every request")
-    from .local.security_cli import add_security_arguments
+    from .proxy.security_cli import add_security_arguments
 
     add_security_arguments(serve)
     serve.add_argument(

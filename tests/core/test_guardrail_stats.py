@@ -9,7 +9,7 @@ import random
 import pytest
 
 from edgesplit.core.bandit import clamp_weights, thompson_weights
-from edgesplit.core.guardrails import GuardrailSettings, Totals, evaluate_guardrails
+from edgesplit.core.guardrail_rules import GuardrailSettings, Totals, evaluate_guardrails
 from edgesplit.core.stats import always_valid_p_value, beta_mean, beta_variance, msprt_likelihood_ratio
 
 

@@ -24,7 +24,7 @@ from edgesplit.core import (
     verify_token,
 )
 from edgesplit.core.b64 import b64url_encode
-from edgesplit.core.guardrails import Totals
+from edgesplit.core.guardrail_rules import Totals
 from edgesplit.core.holdout import HOLDOUT_VARIANT
 from edgesplit.pipeline.track import parse_track
 from edgesplit.status import StatusData, build_report
@@ -192,7 +192,7 @@ def test_conversions_of_held_out_visitors_are_marked_and_counted_apart() -> None
 
 def test_exposures_of_held_out_visitors_are_marked() -> None:
     from edgesplit.pipeline.decide import decide
-    from edgesplit.pipeline.http import Headers, ProxyRequest
+    from edgesplit.ports.http import Headers, ProxyRequest
 
     config = parse_config(
         document({"share": 0.3, "seed": "s", "experiments": ["hero"]}, identity={"secure": False})

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from edge_support import HERE, ROOT, ServerThread, Worker, node_bin_dir, node_env
 
-from edgesplit.local.vendor_sim import VendorSimulator
+from edgesplit.proxy.vendor_sim import VendorSimulator
 from servers import CONFIG, KEYRING_JSON, TestOrigin
 
 pytestmark = pytest.mark.skipif(sys.platform == "emscripten", reason="drives Node from CPython")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgesplit.local.vendor_sim import VendorSimulator
+from edgesplit.proxy.vendor_sim import VendorSimulator
 from servers import ServerThread, TestOrigin  # noqa: F401 - ServerThread is re-exported
 from venv_node import venv_node
 

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgesplit.core import DecisionClaims, parse_config, verify_token
-from edgesplit.local.page_rewriter import rewrite_html
 from edgesplit.pipeline.bootstrap import bootstrap_source, bootstrap_tag
+from edgesplit.proxy.page_rewriter import rewrite_html
 from html_table import CASES, FUZZ_CHANGES, case_bootstrap, case_experiments, changes_of, normalise
 from page_origin import NONCE, PageOrigin, page_config, visitor_in
 from servers import KEYRING, MANIFESTS, known

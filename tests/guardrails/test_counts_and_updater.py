@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from edgesplit.core import parse_config, parse_config_text
-from edgesplit.core.guardrails import Totals
+from edgesplit.core.guardrail_rules import Totals
 from edgesplit.guardrails import updater
 from edgesplit.guardrails.counts import CountsStore
 from edgesplit.guardrails.updater import (

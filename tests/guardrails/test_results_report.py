@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from edgesplit.core import ConfigError, parse_config
-from edgesplit.core.guardrails import Totals
+from edgesplit.core.guardrail_rules import Totals
 from edgesplit.core.results import ResultsSettings, compare_arms
 from edgesplit.status import StatusData, build_report
 from edgesplit.status.page import render_status_page

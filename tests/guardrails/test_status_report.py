@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 from edgesplit.core import parse_config
-from edgesplit.core.guardrails import Totals
+from edgesplit.core.guardrail_rules import Totals
 from edgesplit.guardrails.counts import HISTORY_KEEP, CountsStore
 from edgesplit.status import StatusData, build_report, merge_queue_stats, read_counts
 from edgesplit.status.access import ADMIN_COOKIE, SESSION_SECONDS, authorized, session_value, token_from_form

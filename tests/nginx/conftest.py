@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from nginx_stack import NginxStack, open_stack
 
-from edgesplit.local.memory_outbox import MemoryOutbox
+from edgesplit.proxy.memory_outbox import MemoryOutbox
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ import aiohttp
 import pytest
 
 from edgesplit import load_config
-from edgesplit.local.service import ProxyOptions
 from edgesplit.nginx.config_render import NginxConfigOptions, render_nginx_config
 from edgesplit.nginx.service import DecisionService, NginxOptions
+from edgesplit.proxy.service import ProxyOptions
 from servers import CONFIG, KEYRING, TestOrigin, start_app, visit
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)

@@ -13,7 +13,7 @@ from nginx_stack import NginxProcess, NginxStack, open_stack, require_nginx, wai
 from edgesplit import load_config
 from edgesplit.core import assign
 from edgesplit.core.events import exposure_event
-from edgesplit.local.vendor_sim import VendorSimulator
+from edgesplit.proxy.vendor_sim import VendorSimulator
 from edgesplit.queue.drain import DrainPolicy
 from servers import CONFIG, known, start_app
 
@@ -171,7 +171,7 @@ async def test_fail_closed_when_configured(tmp_path: Path) -> None:
 
 
 async def test_over_a_unix_socket_decisions_and_outcomes_work_alike(tmp_path: Path) -> None:
-    from edgesplit.local.memory_outbox import MemoryOutbox
+    from edgesplit.proxy.memory_outbox import MemoryOutbox
 
     async with open_stack(tmp_path, MemoryOutbox(), unix=True) as stack:
         visitor = "unix-visitor-0001"

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgesplit.pipeline.cache_policy import cache_key, client_cache_control, shared_ttl
-from edgesplit.pipeline.http import Headers
+from edgesplit.ports.http import Headers
 
 NOW = 1_764_000_000
 

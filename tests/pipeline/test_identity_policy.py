@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from edgesplit.core.settings import ConsentSettings, IdentitySettings, PolicySettings
 from edgesplit.pipeline.attributes import RequestAttributes, device_class
-from edgesplit.pipeline.http import Headers
 from edgesplit.pipeline.identity import VISITOR_ID_PATTERN, resolve_identity
 from edgesplit.pipeline.policy import classify
+from edgesplit.ports.http import Headers
 
 counter = itertools.count()
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from edgesplit.pipeline.metrics import Metrics
+from edgesplit.ports.metrics import Metrics
 
 
 def test_render_prometheus_text() -> None:

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from edgesplit.core import DecisionClaims, HmacKey, Keyring, parse_config
 from edgesplit.pipeline.bootstrap import allow_inline_script, bootstrap_source, bootstrap_tag
 from edgesplit.pipeline.decide import decide
-from edgesplit.pipeline.http import Headers, ProxyRequest
 from edgesplit.pipeline.page_plan import PagePlan, is_prefetch, plan_page
+from edgesplit.ports.http import Headers, ProxyRequest
 
 KEYRING = Keyring((HmacKey("k", bytes(range(32))),))
 UA = ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0")

@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgesplit.pipeline.admin_guard import AdminGuard, AdminLimits, admin_token_problem
-from edgesplit.pipeline.http import Headers, ProxyRequest, ProxyResponse
 from edgesplit.pipeline.options import track_limits_from_text, trusted_upstreams_from_text
 from edgesplit.pipeline.request_hygiene import (
     TrustedUpstreams,
@@ -19,6 +18,7 @@ from edgesplit.pipeline.request_hygiene import (
     valid_host,
 )
 from edgesplit.pipeline.track_guard import TrackGuard, TrackLimits, token_reason_label, track_reason_label
+from edgesplit.ports.http import Headers, ProxyRequest, ProxyResponse
 
 IGNORED = ("utm_*", "gclid")
 segments = st.lists(st.sampled_from(["a", "b", ".", "..", "%2e", "%2E%2e", "", "x.y"]), max_size=8)

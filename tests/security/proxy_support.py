@@ -17,8 +17,8 @@ from aiohttp import web
 
 from edgesplit import load_config
 from edgesplit.core import verify_token
-from edgesplit.local.memory_outbox import MemoryOutbox
-from edgesplit.local.service import ProxyOptions, ProxyService
+from edgesplit.proxy.memory_outbox import MemoryOutbox
+from edgesplit.proxy.service import ProxyOptions, ProxyService
 from servers import DECISION_HEADER, KEYRING, MANIFESTS, known, start_app
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}

@@ -24,9 +24,9 @@ from proxy_support import CONFIG, EchoOrigin
 
 from edgesplit import load_config
 from edgesplit.core import DecisionClaims, sign_token
-from edgesplit.local.memory_outbox import MemoryOutbox
-from edgesplit.local.service import ProxyOptions, ProxyService
 from edgesplit.pipeline.request_hygiene import clean_query, normalize_path
+from edgesplit.proxy.memory_outbox import MemoryOutbox
+from edgesplit.proxy.service import ProxyOptions, ProxyService
 from servers import KEYRING, ServerThread, known
 
 VISITORS = [f"fuzz-visitor-{n:04d}" for n in range(6)]

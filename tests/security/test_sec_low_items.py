@@ -13,8 +13,8 @@ from proxy_support import ADMIN_TOKEN, running_proxy, status_of
 
 from edgesplit import load_config
 from edgesplit.core import DecisionClaims, sign_token
-from edgesplit.local.service import ProxyOptions, ProxyService
 from edgesplit.pipeline.track import TrackError, parse_track
+from edgesplit.proxy.service import ProxyOptions, ProxyService
 from servers import KEYRING
 
 

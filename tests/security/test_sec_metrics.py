@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from proxy_support import running_proxy
 
-from edgesplit.pipeline.metrics import Metrics
+from edgesplit.ports.metrics import Metrics
 
 
 def parse(text: str) -> dict[str, list]:

@@ -53,7 +53,7 @@ async def test_headers_trickled_byte_by_byte_are_cut_off(tmp_path: Path) -> None
 
 
 async def test_a_body_that_never_arrives_is_answered_408(tmp_path: Path) -> None:
-    from edgesplit.local.limits import ServerLimits
+    from edgesplit.proxy.limits import ServerLimits
 
     limits = ServerLimits(body_timeout=1.0)
     async with running_proxy(tmp_path, server_limits=limits) as proxy:
@@ -71,7 +71,7 @@ async def test_a_body_that_never_arrives_is_answered_408(tmp_path: Path) -> None
 
 
 async def test_connections_beyond_the_ceiling_get_503(tmp_path: Path) -> None:
-    from edgesplit.local.limits import ServerLimits
+    from edgesplit.proxy.limits import ServerLimits
 
     limits = ServerLimits(max_connections=5, idle_timeout=60.0)
     async with running_proxy(tmp_path, server_limits=limits) as proxy:

@@ -11,7 +11,7 @@ from proxy_support import running_proxy
 from edgesplit.core import DecisionClaims, verify_token
 from edgesplit.guardrails.counts import CountsStore
 from edgesplit.guardrails.recorder import CountsRecorder
-from edgesplit.local.queue_runner import SqliteSql
+from edgesplit.proxy.queue_runner import SqliteSql
 from servers import KEYRING, MANIFESTS
 
 
@@ -110,7 +110,7 @@ def test_guardrail_needs_many_lying_visitors_not_many_posts() -> None:
     """How much lying moves a decision: with 2,000 exposures per arm at 10% conversion, the
     liars needed to make 'treat' look harmful are distinct visitors, however many posts each
     sends (the README's figure comes from this computation)."""
-    from edgesplit.core.guardrails import GuardrailSettings, Totals, evaluate_guardrails
+    from edgesplit.core.guardrail_rules import GuardrailSettings, Totals, evaluate_guardrails
 
     settings = GuardrailSettings(metrics=("conversion",), min_sample=100, alpha=0.05)
     variants = [("control", 0.5), ("treat", 0.5)]

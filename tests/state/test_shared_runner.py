@@ -8,8 +8,8 @@ from pathlib import Path
 
 from edgesplit import load_config
 from edgesplit.core import ConfigHolder
-from edgesplit.local.runtime import SystemClock
 from edgesplit.pipeline import Metrics
+from edgesplit.proxy.runtime import SystemClock
 from edgesplit.state import open_state
 from edgesplit.state.runner import SharedGuardrailRunner
 from edgesplit.state.sqlite_state import SqliteState

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .guardrails import GuardrailSettings
+from .guardrail_rules import GuardrailSettings
 from .results import ResultsSettings
 from .validation import Reader, child_path
 

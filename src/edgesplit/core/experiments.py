@@ -11,7 +11,7 @@ from .assignment import Assignment
 from .bucketing import bucket_ranges, effective_weights
 from .conditions import Condition, compile_condition
 from .experiment_options import BanditSettings, parse_bandit, parse_guardrails, parse_pause, parse_results
-from .guardrails import GuardrailSettings
+from .guardrail_rules import GuardrailSettings
 from .hashing import HASH_SCHEMES, Hasher, make_hasher, make_namespace_hasher
 from .paths import PathPatternError, compile_path_patterns
 from .results import ResultsSettings

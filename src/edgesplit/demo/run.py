@@ -14,8 +14,8 @@ from aiohttp import web
 
 from .. import load_config
 from ..core import HmacKey, Keyring, Manifest, ManifestBook, browser_keys
-from ..local.service import ProxyOptions, ProxyService
-from ..local.vendor_sim import VendorSimulator
+from ..proxy.service import ProxyOptions, ProxyService
+from ..proxy.vendor_sim import VendorSimulator
 from . import DEMO_CONFIG_PATH
 from .origin_app import client_tag, make_origin_app
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ..core import ConfigError, ConfigHolder, parse_config_text
-from ..pipeline.metrics import Metrics
+from ..ports.metrics import Metrics
 
 __all__ = ["EdgeConfigSource"]
 

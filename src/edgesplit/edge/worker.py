@@ -31,9 +31,9 @@ from ..pipeline import Metrics, OriginTimeout, Pipeline
 from ..pipeline.admin_guard import AdminGuard
 from ..pipeline.coalesce import MissCoalescer
 from ..pipeline.failures import FailOpen
-from ..pipeline.http import plain_response
 from ..pipeline.options import track_limits_from_text, trusted_upstreams_from_text
 from ..pipeline.track_guard import TrackGuard
+from ..ports.http import plain_response
 from ..queue.delivery import Breaker, DeliveryOutbox, ExposureDeduper
 from ..queue.sharding import shard_name
 from ..system import SystemClock, new_visitor_id

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from typing import Any
 
-from ..core.guardrails import Totals
+from ..core.guardrail_rules import Totals
 from ..queue.store import SqlPort
 
 __all__ = ["CountsStore", "COUNT_FIELDS", "CONVERTERS"]

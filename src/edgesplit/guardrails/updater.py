@@ -18,7 +18,7 @@ from typing import Any
 from ..core import Config, ConfigError, parse_config_text
 from ..core.bandit import thompson_weights
 from ..core.events import utc_iso
-from ..core.guardrails import GuardrailSettings, Verdict, evaluate_guardrails
+from ..core.guardrail_rules import GuardrailSettings, Verdict, evaluate_guardrails
 from .counts import CountsStore
 
 __all__ = ["PreparedUpdate", "Update", "apply_update", "plan_updates", "prepare_update", "record_update"]

@@ -14,7 +14,7 @@ __all__ = ["add_nginx_commands"]
 def cmd_decide(args: argparse.Namespace) -> int:
     from .. import load_config
     from ..cli import _keyring, _run, _setup_logging
-    from ..local.service import ProxyOptions, serve_forever
+    from ..proxy.service import ProxyOptions, serve_forever
     from .service import DecisionService, NginxOptions
 
     _setup_logging(args.log_level)

@@ -20,8 +20,8 @@ from typing import Any
 
 from ..core import Assignment, Config
 from ..pipeline.decide import Decision
-from ..pipeline.metrics import Metrics
-from ..pipeline.ports import ObserverPort
+from ..ports import ObserverPort
+from ..ports.metrics import Metrics
 from .protocol import known_assignments
 
 __all__ = ["OutcomeReceiver", "outcomes_address", "parse_outcome"]

@@ -22,8 +22,8 @@ from collections.abc import Mapping
 
 from ..core import Config
 from ..pipeline.decide import Decision
-from ..pipeline.http import Headers, ProxyRequest
 from ..pipeline.request_decision import ClientInput
+from ..ports.http import Headers, ProxyRequest
 
 __all__ = [
     "DECIDE_PATH",

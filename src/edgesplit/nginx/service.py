@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ..core import Config, Keyring
-from ..local.server import send, to_proxy_request
-from ..local.service import ProxyOptions, ProxyService
 from ..pipeline import Headers, OutboxPort
 from ..pipeline.decide import Decision
-from ..pipeline.http import plain_response
 from ..pipeline.request_decision import client_input
+from ..ports.http import plain_response
+from ..proxy.server import send, to_proxy_request
+from ..proxy.service import ProxyOptions, ProxyService
 from .link import NginxLink
 from .outcomes import OutcomeReceiver, outcomes_address
 from .protocol import DECIDE_PATH, answer_headers, cacheable_seconds, request_from_nginx

@@ -2,11 +2,7 @@
 it is written against the small ports in ``ports`` and never imports ``js``, ``workers``,
 ``sqlite3`` or an HTTP library."""
 
-from .decide import Decision, decide
-from .flow import Pipeline
-from .http import Headers, ProxyRequest, ProxyResponse
-from .metrics import Metrics
-from .ports import (
+from ..ports import (
     BackgroundPort,
     CachePort,
     Clock,
@@ -16,6 +12,10 @@ from .ports import (
     OriginUnavailable,
     OutboxPort,
 )
+from ..ports.http import Headers, ProxyRequest, ProxyResponse
+from ..ports.metrics import Metrics
+from .decide import Decision, decide
+from .flow import Pipeline
 
 __all__ = [
     "BackgroundPort",

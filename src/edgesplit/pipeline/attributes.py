@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .http import Headers
+from ..ports.http import Headers
 
 __all__ = ["RequestAttributes", "device_class"]
 

@@ -18,8 +18,8 @@ import json
 import re
 
 from ..core import DecisionClaims
+from ..ports.http import Headers
 from .client_script import CLIENT_SCRIPT
-from .http import Headers
 
 __all__ = ["bootstrap_tag", "bootstrap_source", "allow_inline_script", "CSP_HEADERS"]
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from .http import Headers
+from ..ports.http import Headers
 
 __all__ = [
     "cache_key",

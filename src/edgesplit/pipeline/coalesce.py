@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from .ports import Clock
+from ..ports import Clock
 
 __all__ = ["COALESCE_WAIT_SECONDS", "MissCoalescer"]
 

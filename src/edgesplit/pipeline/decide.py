@@ -22,9 +22,9 @@ from ..core import (
 )
 from ..core.events import exposure_event, utc_iso
 from ..core.holdout import holdout_exposures
+from ..ports.http import Headers, ProxyRequest
 from .attributes import RequestAttributes
 from .cookies import format_set_cookie
-from .http import Headers, ProxyRequest
 from .identity import identity_cookie, resolve_identity
 from .manifests import for_signing, manifests_for
 from .policy import classify

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from .metrics import Metrics
+from ..ports.metrics import Metrics
 
 __all__ = ["FailOpen"]
 

@@ -16,21 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core import ConfigHolder, Keyring
-from .admin import AdminRoutes
-from .admin_guard import AdminGuard
-from .attributes import RequestAttributes
-from .cache_policy import cache_key, client_cache_control, shared_ttl
-from .coalesce import MissCoalescer
-from .cookies import parse_cookie_header
-from .decide import Decision
-from .failures import FailOpen
-from .http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
-from .manifests import manifests_for
-from .metrics import Metrics
-from .ofrep import OfrepRoutes
-from .page_changes import PageRewriterPort, apply_page_changes
-from .page_plan import PagePlan, plan_page
-from .ports import (
+from ..ports import (
     BackgroundPort,
     CachePort,
     Clock,
@@ -41,6 +27,20 @@ from .ports import (
     OutboxPort,
     StatusSource,
 )
+from ..ports.http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
+from ..ports.metrics import Metrics
+from .admin import AdminRoutes
+from .admin_guard import AdminGuard
+from .attributes import RequestAttributes
+from .cache_policy import cache_key, client_cache_control, shared_ttl
+from .coalesce import MissCoalescer
+from .cookies import parse_cookie_header
+from .decide import Decision
+from .failures import FailOpen
+from .manifests import manifests_for
+from .ofrep import OfrepRoutes
+from .page_changes import PageRewriterPort, apply_page_changes
+from .page_plan import PagePlan, plan_page
 from .request_decision import DecisionSteps, client_input, decision_cookies
 from .request_hygiene import TrustedUpstreams, sanitize_request
 from .trace import TRACE_HEADER, add_trace, trace_allowed

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..core.settings import IdentitySettings
+from ..ports.http import Headers
 from .cookies import format_set_cookie
-from .http import Headers
 
 __all__ = ["Identity", "identity_cookie", "resolve_identity", "VISITOR_ID_PATTERN"]
 

@@ -14,7 +14,7 @@ from ..core import Config, DecisionClaims, Manifest, ManifestBook
 from ..core.decision_token import token_length_bound
 from ..core.manifest import MANIFEST_ID_PATTERN, ManifestLookup
 from ..core.token_budget import MAX_DECISION_TOKEN_CHARS
-from .http import ProxyResponse, plain_response
+from ..ports.http import ProxyResponse, plain_response
 
 __all__ = ["manifest_for", "manifests_for", "manifest_response", "for_signing", "RECENT_MANIFESTS"]
 

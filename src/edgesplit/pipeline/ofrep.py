@@ -16,8 +16,9 @@ from urllib.parse import unquote
 
 from ..core import ConfigHolder, DecisionClaims, Keyring, assign, sign_token
 from ..core.ofrep import OfrepError, bulk_results, evaluation_context, flag_result, resolve_flag_key
-from .http import Headers, ProxyRequest, ProxyResponse, plain_response
-from .metrics import Metrics
+from ..ports import Clock
+from ..ports.http import Headers, ProxyRequest, ProxyResponse, plain_response
+from ..ports.metrics import Metrics
 from .ofrep_access import (
     CORS_ALLOW_HEADERS,
     CORS_MAX_AGE,
@@ -26,7 +27,6 @@ from .ofrep_access import (
     find_client,
     presented_key,
 )
-from .ports import Clock
 
 __all__ = ["OfrepRoutes", "OFREP_PREFIX"]
 

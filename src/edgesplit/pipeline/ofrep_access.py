@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 
 from ..core.ofrep_settings import OfrepClient, OfrepSettings
-from .http import Headers
+from ..ports.http import Headers
 
 __all__ = ["CORS_ALLOW_HEADERS", "RateLimiter", "cors_headers", "find_client", "presented_key"]
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..core.variant_actions import Change
+from ..ports.http import Headers, ProxyResponse
+from ..ports.metrics import Metrics
 from .bootstrap import allow_inline_script, bootstrap_source, bootstrap_tag
 from .decide import Decision
-from .http import Headers, ProxyResponse
-from .metrics import Metrics
 from .page_plan import PagePlan
 
 __all__ = ["PageRewriterPort", "apply_page_changes", "html_charset_ok", "is_html"]

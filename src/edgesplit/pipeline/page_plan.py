@@ -18,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 from ..core import Config, DecisionClaims
 from ..core.experiments import Experiment
 from ..core.variant_actions import Change, Redirect, Rewrite, VariantActions
+from ..ports.http import Headers, ProxyRequest, ProxyResponse
 from .decide import Decision
-from .http import Headers, ProxyRequest, ProxyResponse
 
 __all__ = ["PagePlan", "is_prefetch", "plan_page", "redirect_targets", "shares_origin_page"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.linear_regex import LinearPattern, compile_linear
 from ..core.settings import PolicySettings
-from .http import Headers
+from ..ports.http import Headers
 
 __all__ = ["Participation", "classify"]
 

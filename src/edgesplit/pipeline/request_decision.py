@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core import Config, Keyring, sign_token
+from ..ports import OutboxPort
+from ..ports.http import Headers, ProxyRequest, strip_hop_by_hop
+from ..ports.metrics import Metrics
 from .cookies import parse_cookie_header, remove_cookie
 from .decide import NO_DECISION, Decision, control_decision, decide
-from .http import Headers, ProxyRequest, strip_hop_by_hop
-from .metrics import Metrics
-from .ports import OutboxPort
 from .trace import DEBUG_COOKIE, TRACE_HEADER
 
 __all__ = ["ClientInput", "DecisionSteps", "client_input", "decision_cookies"]

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 
 from ..core.linear_regex import LinearPattern, compile_linear
-from .http import Headers, ProxyRequest, ProxyResponse, plain_response
+from ..ports.http import Headers, ProxyRequest, ProxyResponse, plain_response
 
 __all__ = [
     "FORWARDING_HEADERS",

@@ -15,10 +15,10 @@ from urllib.parse import parse_qs
 
 from ..core import Config
 from ..core.trace import explain, trace_header_value
+from ..ports.http import Headers, ProxyRequest, ProxyResponse
 from ..status.access import expiring_value, expiring_value_valid
 from .cookies import format_set_cookie
 from .decide import Decision
-from .http import Headers, ProxyRequest, ProxyResponse
 
 __all__ = [
     "add_trace",

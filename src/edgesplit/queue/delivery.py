@@ -17,8 +17,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from ..pipeline.metrics import Metrics
-from ..pipeline.ports import BackgroundPort, Clock
+from ..ports import BackgroundPort, Clock
+from ..ports.metrics import Metrics
 from ..vendors import SendResult, VendorRequest, classify, split_batches
 
 __all__ = ["Breaker", "DeliveryOutbox", "ExposureDeduper", "QueuePort"]

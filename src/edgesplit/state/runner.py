@@ -21,8 +21,8 @@ from typing import Any
 from ..core import ConfigError, ConfigHolder
 from ..guardrails.recorder import CountsRecorder
 from ..guardrails.updater import PreparedUpdate, Update, prepare_update, record_update
-from ..local.guardrail_runner import write_text_atomically
 from ..pipeline import Clock, Metrics
+from ..proxy.guardrail_runner import write_text_atomically
 from .port import Changes, ClusterCounts, CountBatch, StatePort, StateUnavailable
 from .snapshot import Snapshot
 

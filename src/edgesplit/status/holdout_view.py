@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core import Config
-from ..core.guardrails import Totals
+from ..core.guardrail_rules import Totals
 from ..core.holdout import HOLDOUT_VARIANT
 from ..core.results import compare_arms
 from .results_view import mixing_tau

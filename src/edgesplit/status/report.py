@@ -13,7 +13,7 @@ from typing import Any
 from ..core import Config
 from ..core.events import utc_iso
 from ..core.experiments import Experiment
-from ..core.guardrails import GuardrailSettings, Totals, evaluate_guardrails
+from ..core.guardrail_rules import GuardrailSettings, Totals, evaluate_guardrails
 from .holdout_view import holdout_report
 from .results_view import experiment_results
 

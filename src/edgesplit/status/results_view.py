@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.experiments import Experiment
-from ..core.guardrails import GuardrailSettings, Totals
+from ..core.guardrail_rules import GuardrailSettings, Totals
 from ..core.results import compare_arms
 
 __all__ = ["experiment_results", "mixing_tau"]

@@ -14,7 +14,7 @@ from openfeature.client import OpenFeatureClient  # noqa: E402
 from openfeature.evaluation_context import EvaluationContext  # noqa: E402
 from openfeature.exception import ErrorCode  # noqa: E402
 
-from edgesplit.openfeature_provider import CONTEXT_KEY, EdgesplitProvider  # noqa: E402
+from edgesplit.integrations.openfeature_provider import CONTEXT_KEY, EdgesplitProvider  # noqa: E402
 
 
 @pytest.fixture

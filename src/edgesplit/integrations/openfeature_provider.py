@@ -10,7 +10,7 @@
 
 Flag keys are experiment keys. The decision token is verified on every evaluation: a missing,
 forged or expired one resolves to the default with an error code, never a guess. Compact
-(``es2``) decisions need ``manifests=`` (see ``edgesplit.origin``).
+(``es2``) decisions need ``manifests=`` (see ``edgesplit.integrations.app_middleware``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 from openfeature.provider import AbstractProvider, Metadata
 
-from .core import Keyring
-from .core.manifest import ManifestLookup
-from .origin import DecisionReader
+from ..core import Keyring
+from ..core.manifest import ManifestLookup
+from .app_middleware import DecisionReader
 
 __all__ = ["CONTEXT_KEY", "EdgesplitProvider"]
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from ..pipeline import Clock, Headers, ProxyRequest, ProxyResponse
-from ..pipeline.http import ClosingStream
+from ..ports.http import ClosingStream
 
 __all__ = ["MemoryCache"]
 

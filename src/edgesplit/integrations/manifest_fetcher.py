@@ -14,8 +14,8 @@ import time
 import urllib.request
 from collections.abc import Callable
 
-from .core import Manifest, ManifestBook
-from .core.manifest import MANIFEST_ID_PATTERN, MAX_MANIFEST_BYTES
+from ..core import Manifest, ManifestBook
+from ..core.manifest import MANIFEST_ID_PATTERN, MAX_MANIFEST_BYTES
 
 __all__ = ["ManifestFetcher"]
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..pipeline import Headers, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
-from ..pipeline.http import ClosingStream
+from ..ports.http import ClosingStream
 
 __all__ = ["AiohttpOrigin", "CHUNK_SIZE"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgesplit.local.memory_outbox import MEMORY_OUTBOX_LIMIT, MemoryOutbox
 from edgesplit.pipeline import Metrics
+from edgesplit.proxy.memory_outbox import MEMORY_OUTBOX_LIMIT, MemoryOutbox
 
 
 @given(st.integers(1, 50), st.lists(st.integers(0, 30), max_size=40))

@@ -16,7 +16,7 @@ from pathlib import Path
 from edgesplit import load_config
 from edgesplit.core import assign
 from edgesplit.core.events import exposure_event
-from edgesplit.local.vendor_sim import VendorSimulator
+from edgesplit.proxy.vendor_sim import VendorSimulator
 from servers import CONFIG, KEYRING_JSON, ServerThread, TestOrigin
 
 EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"

@@ -93,8 +93,8 @@ async def test_a_failing_queue_drops_events_counted_and_requests_still_served(tm
     async def vendor_down(request: Any) -> SendResult:
         return SendResult(None, None, "connection refused")
 
-    from edgesplit.local.runtime import SystemClock, TaskBackground
     from edgesplit.pipeline import Metrics
+    from edgesplit.proxy.runtime import SystemClock, TaskBackground
 
     metrics, background = Metrics(), TaskBackground()
     outbox = DeliveryOutbox(

@@ -24,7 +24,7 @@ from .cache import MemoryCache
 from .guardrail_runner import GuardrailRunner
 from .limits import ServerLimits
 from .memory_outbox import MemoryOutbox
-from .origin import AiohttpOrigin
+from .origin_client import AiohttpOrigin
 from .page_rewriter import SelectolaxRewriter
 from .queue_runner import AiohttpSender, LocalQueue
 from .reload import ConfigWatcher

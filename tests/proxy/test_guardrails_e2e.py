@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 
 from edgesplit import load_config
-from edgesplit.local.memory_outbox import MemoryOutbox
-from edgesplit.local.service import ProxyOptions, ProxyService
+from edgesplit.proxy.memory_outbox import MemoryOutbox
+from edgesplit.proxy.service import ProxyOptions, ProxyService
 from servers import KEYRING, TestOrigin, known, start_app
 
 EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"

@@ -17,9 +17,15 @@ import pytest
 
 from edgesplit import load_config
 from edgesplit.core import assign
-from edgesplit.local.memory_outbox import MemoryOutbox
-from edgesplit.local.service import ProxyOptions, ProxyService
-from edgesplit.origin import WSGI_KEY, EdgesplitMiddleware, EdgesplitWSGIMiddleware, ManifestFetcher, variant
+from edgesplit.integrations.app_middleware import (
+    WSGI_KEY,
+    EdgesplitMiddleware,
+    EdgesplitWSGIMiddleware,
+    ManifestFetcher,
+    variant,
+)
+from edgesplit.proxy.memory_outbox import MemoryOutbox
+from edgesplit.proxy.service import ProxyOptions, ProxyService
 from servers import CONFIG, KEYRING
 
 flask = pytest.importorskip("flask")

@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 
 from edgesplit import load_config
-from edgesplit.local.memory_outbox import MemoryOutbox
-from edgesplit.local.service import ProxyOptions, ProxyService
+from edgesplit.proxy.memory_outbox import MemoryOutbox
+from edgesplit.proxy.service import ProxyOptions, ProxyService
 from servers import KEYRING, TestOrigin, known, start_app, visit
 
 

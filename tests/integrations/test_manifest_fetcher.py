@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from edgesplit.core import Manifest
-from edgesplit.origin import ManifestFetcher
+from edgesplit.integrations.app_middleware import ManifestFetcher
 
 GOOD = Manifest.of([("hero", ["control", "bold"])])
 OTHER = Manifest.of([("hero", ["control", "evil"])])

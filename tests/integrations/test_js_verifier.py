@@ -51,7 +51,7 @@ def test_python_core_gives_the_vector_answer(vectors: dict, case: dict) -> None:
 @pytest.mark.parametrize("case", COMPACT["cases"], ids=[case["name"] for case in COMPACT["cases"]])
 def test_the_origin_helpers_give_the_vector_answer(case: dict) -> None:
     pytest.importorskip("cryptography")
-    from edgesplit.origin import DecisionReader
+    from edgesplit.integrations.app_middleware import DecisionReader
 
     now = case.get("now", COMPACT["now"])
     reader = DecisionReader(python_keyring(COMPACT), clock=lambda: now, manifests=MANIFESTS)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..pipeline import Headers, Pipeline, ProxyRequest, ProxyResponse
-from ..pipeline.http import plain_response
+from ..ports.http import plain_response
 from .limits import ServerLimits
 from .server_limits import BodyTimeout, deadline_reader, timed_chunks
 from .wire_log import QuietParseErrors

@@ -10,7 +10,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from edgesplit.core.selectors import SelectorError, check_selector
 from edgesplit.core.variant_actions import Change
-from edgesplit.local.page_rewriter import RewriteMemo, rewrite_html
+from edgesplit.proxy.page_rewriter import RewriteMemo, rewrite_html
 from html_table import CASES, case_bootstrap, changes_of, normalise
 
 

@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .core import Keyring, Verification, verify_token
-from .core.manifest import ManifestLookup
+from ..core import Keyring, Verification, verify_token
+from ..core.manifest import ManifestLookup
 from .manifest_fetcher import ManifestFetcher
 
 __all__ = [

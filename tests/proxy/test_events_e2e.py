@@ -18,8 +18,8 @@ from local_stack import until
 from edgesplit import load_config
 from edgesplit.core import assign
 from edgesplit.core.events import exposure_event
-from edgesplit.local.service import ProxyOptions, ProxyService
-from edgesplit.local.vendor_sim import VendorSimulator
+from edgesplit.proxy.service import ProxyOptions, ProxyService
+from edgesplit.proxy.vendor_sim import VendorSimulator
 from edgesplit.queue.drain import DrainPolicy
 from servers import CONFIG, KEYRING, TestOrigin, start_app
 
