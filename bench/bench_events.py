@@ -24,11 +24,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from edgesplit import load_config
-from edgesplit.proxy.queue_runner import SqliteSql
 from edgesplit.proxy.service import ProxyOptions, ProxyService
 from edgesplit.proxy.vendor_sim import VendorSimulator
 from edgesplit.queue.drain import DrainPolicy, drain_shard
 from edgesplit.queue.store import QueueStore
+from edgesplit.sqlite_sql import SqliteSql
 from edgesplit.vendors import SendResult, WebhookAdapter
 from servers import CONFIG, KEYRING, TestOrigin, start_app
 

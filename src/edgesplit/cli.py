@@ -257,8 +257,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _local_queue_stores(directory: str) -> list[Any]:
     from pathlib import Path
 
-    from .proxy.queue_runner import SqliteSql
     from .queue.store import QueueStore
+    from .sqlite_sql import SqliteSql
 
     paths = sorted(Path(directory).glob("shard-*.sqlite3"))
     if not paths:
@@ -294,7 +294,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .guardrails.counts import CountsStore
-    from .proxy.queue_runner import SqliteSql
+    from .sqlite_sql import SqliteSql
     from .status import StatusData, build_report, merge_queue_stats, read_counts
 
     config = load_config(args.config)
@@ -318,10 +318,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_experiment_resume(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .atomic_files import write_config_atomically
     from .core import parse_config
     from .guardrails.counts import CountsStore
-    from .proxy.guardrail_runner import write_config_atomically
-    from .proxy.queue_runner import SqliteSql
+    from .sqlite_sql import SqliteSql
 
     with open(args.config, encoding="utf-8") as handle:
         document = json.load(handle)

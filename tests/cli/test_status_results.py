@@ -12,7 +12,7 @@ from edgesplit.core import parse_config
 from edgesplit.core.holdout import HOLDOUT_VARIANT
 from edgesplit.core.results import compare_arms
 from edgesplit.guardrails.counts import CountsStore
-from edgesplit.proxy.queue_runner import SqliteSql
+from edgesplit.sqlite_sql import SqliteSql
 
 DOCUMENT = {
     "schema_version": 1,

@@ -11,7 +11,7 @@ from proxy_support import running_proxy
 from edgesplit.core import DecisionClaims, verify_token
 from edgesplit.guardrails.counts import CountsStore
 from edgesplit.guardrails.recorder import CountsRecorder
-from edgesplit.proxy.queue_runner import SqliteSql
+from edgesplit.sqlite_sql import SqliteSql
 from servers import KEYRING, MANIFESTS
 
 

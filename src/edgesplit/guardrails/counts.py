@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from ..core.guardrail_rules import Totals
-from ..queue.store import SqlPort
+from ..ports.sql import SqlPort
 
 __all__ = ["CountsStore", "COUNT_FIELDS", "CONVERTERS"]
 

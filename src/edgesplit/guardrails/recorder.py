@@ -13,8 +13,7 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
-from ..pipeline.track_guard import BoundedSet
-from ..queue.delivery import ExposureDeduper
+from ..core.recent import BoundedSet, ExposureDeduper
 from .counts import CONVERTERS
 
 __all__ = ["CountsRecorder", "converter_key"]

@@ -25,12 +25,13 @@ import json
 from collections.abc import Awaitable, Callable
 
 from ..core import ConfigHolder
-from ..ports import Clock, StatusSource
+from ..ports import Clock
 from ..ports.http import Headers, ProxyRequest, ProxyResponse, plain_response
 from ..ports.metrics import Metrics
 from ..status import StatusData, build_report
 from ..status.access import ADMIN_COOKIE, SESSION_SECONDS, authorized, session_value, token_from_form
 from ..status.page import STATUS_CSP, render_login_page, render_status_page
+from ..status.report import StatusSource
 from .admin_guard import AdminGuard, admin_token_problem
 from .client_script import CLIENT_SCRIPT, VERIFY_MODULE
 from .cookies import format_set_cookie, parse_cookie_header

@@ -25,10 +25,10 @@ from ..ports import (
     OriginTimeout,
     OriginUnavailable,
     OutboxPort,
-    StatusSource,
 )
 from ..ports.http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
 from ..ports.metrics import Metrics
+from ..status.report import StatusSource
 from .admin import AdminRoutes
 from .admin_guard import AdminGuard
 from .attributes import RequestAttributes

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.decision_token import REJECTION_REASONS
+from ..core.recent import BoundedSet
 
 __all__ = [
     "TrackLimits",
@@ -94,30 +95,6 @@ def track_reason_label(reason: str) -> str:
     if prefix.startswith("body"):
         return "body"
     return prefix if prefix in TRACK_REJECT_REASONS else "other"
-
-
-class BoundedSet:
-    """Remembers up to ``size`` keys; the least recently seen go first."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._keys: OrderedDict[str, None] = OrderedDict()
-
-    def add(self, key: str) -> bool:
-        """True when ``key`` is new."""
-        if key in self._keys:
-            self._keys.move_to_end(key)
-            return False
-        self._keys[key] = None
-        if len(self._keys) > self.size:
-            self._keys.popitem(last=False)
-        return True
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._keys
-
-    def __len__(self) -> int:
-        return len(self._keys)
 
 
 class _Counters:

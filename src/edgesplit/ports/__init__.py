@@ -9,8 +9,12 @@ OutboxPort              SQLite outbox / HTTP sink      Durable Object queue shar
 Clock                   ``time``                       ``time`` (frozen per request)
 BackgroundPort          ``asyncio`` tasks              ``ctx.waitUntil``
 ObserverPort            counts recorder -> SQLite      counts recorder -> ``Counters`` DO
-StatusSource            SQLite counts + queue shards   ``Counters`` + ``QueueShard`` DOs
+QueuePort               SQLite queue shards            ``QueueShard`` Durable Objects
+SqlPort (``.sql``)      ``sqlite3`` (``SqliteSql``)    ``ctx.storage.sql``
 ======================  =============================  ====================================
+
+Everything may import this package (docs/architecture.md); it imports only the standard
+library. ``StatusSource`` lives beside the data it returns, in ``edgesplit.status.report``.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from ..status.report import StatusData
 from .http import ProxyRequest, ProxyResponse
+from .sql import SqlPort
 
 __all__ = [
     "BackgroundPort",
@@ -31,7 +35,8 @@ __all__ = [
     "OutboxPort",
     "OriginError",
     "ObserverPort",
-    "StatusSource",
+    "QueuePort",
+    "SqlPort",
 ]
 
 
@@ -89,10 +94,12 @@ class ObserverPort(Protocol):
     def conversion(self, event: dict[str, Any]) -> None: ...
 
 
-class StatusSource(Protocol):
-    """Gathers the numbers behind the status page (counts, guardrail state, queue)."""
+class QueuePort(Protocol):
+    """The durable queue behind direct delivery: what could not be sent now, and what never will."""
 
-    async def gather(self, experiments: list[str], now: float) -> StatusData: ...
+    async def enqueue(self, vendor: str, events: list[dict[str, Any]]) -> None: ...
+
+    async def dead_letter(self, vendor: str, events: list[dict[str, Any]], reason: str) -> None: ...
 
 
 class BackgroundPort(Protocol):

@@ -7,42 +7,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from ..atomic_files import write_text_atomically
 from ..core import ConfigError, ConfigHolder
 from ..guardrails.counts import CountsStore
 from ..guardrails.recorder import CountsRecorder
 from ..guardrails.updater import PreparedUpdate, Update, prepare_update, record_update
 from ..pipeline import Clock, Metrics
-from .queue_runner import SqliteSql
+from ..sqlite_sql import SqliteSql
 
-__all__ = ["GuardrailRunner", "write_config_atomically"]
+__all__ = ["GuardrailRunner"]
 
 log = logging.getLogger("edgesplit.guardrails")
-
-
-def write_config_atomically(path: str | Path, document: dict[str, Any]) -> None:
-    write_text_atomically(path, json.dumps(document, indent=2) + "\n")
-
-
-def write_text_atomically(path: str | Path, text: str) -> None:
-    """Write to a temporary file beside it, fsync, then rename over: readers see old or new."""
-    target = Path(path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class GuardrailRunner:

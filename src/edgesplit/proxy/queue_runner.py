@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,51 +21,12 @@ from ..pipeline import Clock, Metrics
 from ..queue.drain import DrainPolicy, drain_shard
 from ..queue.sharding import shard_for
 from ..queue.store import QueueStore
+from ..sqlite_sql import SqliteSql
 from ..vendors import SendResult, VendorRequest, retry_after_seconds
 
-__all__ = ["AiohttpSender", "LocalQueue", "SqliteSql"]
+__all__ = ["AiohttpSender", "LocalQueue"]
 
 log = logging.getLogger("edgesplit.queue")
-
-
-class SqliteSql:
-    """``sqlite3`` as the queue's SqlPort; statements run inside ``transaction()`` commit together."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.connection = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.connection.row_factory = sqlite3.Row
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute(
-            "PRAGMA synchronous=FULL"
-        )  # a commit is on disk before the queue relies on it
-        self._depth = 0
-
-    def exec(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.connection.execute(sql, params).fetchall()]
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        self.connection.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        try:
-            yield
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        else:
-            self.connection.execute("COMMIT")
-        finally:
-            self._depth = 0
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 class AiohttpSender:

@@ -11,7 +11,7 @@ from ..system import SystemClock, new_visitor_id
 
 __all__ = ["SystemClock", "TaskBackground", "new_visitor_id"]
 
-log = logging.getLogger("edgesplit.local")
+log = logging.getLogger("edgesplit.proxy")
 
 
 class TaskBackground:

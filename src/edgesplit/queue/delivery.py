@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-from ..ports import BackgroundPort, Clock
+from ..core.recent import ExposureDeduper
+from ..ports import BackgroundPort, Clock, QueuePort
 from ..ports.metrics import Metrics
 from ..vendors import SendResult, VendorRequest, classify, split_batches
 
@@ -25,12 +25,6 @@ __all__ = ["Breaker", "DeliveryOutbox", "ExposureDeduper", "QueuePort"]
 
 Send = Callable[[VendorRequest], Awaitable[SendResult]]
 log = logging.getLogger("edgesplit.delivery")
-
-
-class QueuePort(Protocol):
-    async def enqueue(self, vendor: str, events: list[dict[str, Any]]) -> None: ...
-
-    async def dead_letter(self, vendor: str, events: list[dict[str, Any]], reason: str) -> None: ...
 
 
 class Breaker:
@@ -55,27 +49,6 @@ class Breaker:
     def success(self) -> None:
         self.failures = 0
         self.open_until = 0.0
-
-
-class ExposureDeduper:
-    """Remembers recent exposure ids (which embed the dedup window) in a bounded LRU."""
-
-    def __init__(self, max_entries: int = 200_000) -> None:
-        self.max_entries = max_entries
-        self._seen: OrderedDict[str, None] = OrderedDict()
-
-    def fresh(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        kept = []
-        for event in events:
-            if event.get("type") == "exposure":
-                if event["id"] in self._seen:
-                    self._seen.move_to_end(event["id"])
-                    continue
-                self._seen[event["id"]] = None
-                if len(self._seen) > self.max_entries:
-                    self._seen.popitem(last=False)
-            kept.append(event)
-        return kept
 
 
 class DeliveryOutbox:

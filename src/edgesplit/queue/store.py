@@ -11,16 +11,11 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+
+from ..ports.sql import SqlPort
 
 __all__ = ["Bounds", "EnqueueResult", "QueueStore", "SqlPort", "SCHEMA", "VendorState"]
-
-
-class SqlPort(Protocol):
-    """``exec`` runs one statement. A port may also offer ``transaction()`` (sqlite3 does);
-    a Durable Object needs none: its storage commits each request's writes atomically."""
-
-    def exec(self, sql: str, *params: Any) -> list[dict[str, Any]]: ...
 
 
 SCHEMA = (

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..atomic_files import write_text_atomically
 from ..core import ConfigError, ConfigHolder
 from ..guardrails.recorder import CountsRecorder
 from ..guardrails.updater import PreparedUpdate, Update, prepare_update, record_update
-from ..pipeline import Clock, Metrics
-from ..proxy.guardrail_runner import write_text_atomically
+from ..ports import Clock
+from ..ports.metrics import Metrics
 from .port import Changes, ClusterCounts, CountBatch, StatePort, StateUnavailable
 from .snapshot import Snapshot
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..guardrails.counts import COUNT_FIELDS, HOUR, CountsStore
-from ..proxy.queue_runner import SqliteSql
+from ..sqlite_sql import SqliteSql
 from .port import Changes, ClusterCounts
 
 __all__ = ["Snapshot"]

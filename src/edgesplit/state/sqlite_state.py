@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ..guardrails.counts import HOUR, CountsStore
 from ..guardrails.updater import COUNTS_META
-from ..proxy.queue_runner import SqliteSql
+from ..sqlite_sql import SqliteSql
 from ..status.report import SERIES_HOURS
 from .port import Changes, ClusterCounts, CountBatch, Lease, StateUnavailable
 from .snapshot import HOURLY_FIELDS

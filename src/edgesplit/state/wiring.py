@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import ConfigHolder
-from ..pipeline import Clock, Metrics
+from ..ports import Clock
+from ..ports.metrics import Metrics
 from ..status import merge_queue_stats
 from .open import open_state
 from .runner import SharedGuardrailRunner

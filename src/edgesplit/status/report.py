@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..core import Config
 from ..core.events import utc_iso
@@ -17,7 +17,7 @@ from ..core.guardrail_rules import GuardrailSettings, Totals, evaluate_guardrail
 from .holdout_view import holdout_report
 from .results_view import experiment_results
 
-__all__ = ["StatusData", "build_report", "merge_queue_stats", "read_counts", "SERIES_HOURS"]
+__all__ = ["StatusData", "StatusSource", "build_report", "merge_queue_stats", "read_counts", "SERIES_HOURS"]
 
 SERIES_HOURS = 48
 HOUR = 3600
@@ -66,6 +66,13 @@ class StatusData:
             queue=doc.get("queue"),
             proxies=doc.get("proxies"),
         )
+
+
+class StatusSource(Protocol):
+    """Gathers the numbers behind the status page (counts, guardrail state, queue): the port each
+    shell implements (SQLite counts and queue shards; the ``Counters`` and ``QueueShard`` DOs)."""
+
+    async def gather(self, experiments: list[str], now: float) -> StatusData: ...
 
 
 def read_counts(counts: Any, experiments: Iterable[str], now: float) -> StatusData:
