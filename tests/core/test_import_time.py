@@ -15,6 +15,7 @@ from edgesplit.snapshot_guard import entropy_forbidden
 EDGE_MODULES = [
     "edgesplit",
     "edgesplit.core",
+    "edgesplit.ports",
     "edgesplit.pipeline",
     "edgesplit.queue",
     "edgesplit.queue.sharding",

@@ -1,0 +1,119 @@
+"""Layers the code enforces: every first-party import, resolved from the source, points down the
+table in import_layers.py (docs/architecture.md). Runs on CPython and under Pyodide."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import import_layers
+import pytest
+from import_layers import ALLOWED, Import, all_imports, imports_of, layer_cycles, layer_of, violations
+
+
+def test_no_module_imports_from_a_layer_above_it() -> None:
+    found = all_imports()
+    assert len({i.importer for i in found}) >= 100  # the whole package was read, not a corner
+    assert violations(found) == []
+
+
+def test_the_edge_path_imports_only_the_standard_library() -> None:
+    assert import_layers.third_party_on_the_edge_path() == []
+
+
+def test_the_table_is_one_way() -> None:
+    assert layer_cycles() == []
+    assert all(allowed <= set(ALLOWED) for allowed in ALLOWED.values())
+
+
+def test_every_module_is_in_a_layer() -> None:
+    for module in import_layers.source_files():
+        assert layer_of(module) in ALLOWED
+
+
+def test_layers_are_read_from_the_module_path() -> None:
+    assert layer_of("edgesplit.core.bucketing") == "core"
+    assert layer_of("edgesplit.ports") == "ports"
+    assert layer_of("edgesplit.pipeline.flow") == "pipeline"
+    assert layer_of("edgesplit.proxy.service") == "proxy"
+    assert layer_of("edgesplit.nginx.cli") == "entry"
+    assert layer_of("edgesplit") == "api"
+    assert layer_of("durable_objects.queue_shard") == "entry"
+    with pytest.raises(import_layers.UnplacedModule, match="edgesplit.newthing is in no layer"):
+        layer_of("edgesplit.newthing")
+
+
+def _module(tmp_path: Path, relative: str, text: str) -> Path:
+    path = tmp_path / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+KNOWN = {"edgesplit.pipeline.metrics", "edgesplit.queue", "edgesplit.queue.store", "edgesplit.pipeline"}
+
+
+def test_relative_and_absolute_upward_imports_are_both_caught(tmp_path: Path) -> None:
+    path = _module(
+        tmp_path,
+        "edgesplit/queue/delivery.py",
+        "from __future__ import annotations\n"
+        "import json\n"
+        "from ..pipeline.metrics import Metrics\n"
+        "from .store import QueueStore\n"
+        "def later() -> None:\n"
+        "    import edgesplit.pipeline\n",
+    )
+    found = imports_of("edgesplit.queue.delivery", path, KNOWN)
+    assert [(i.line, i.target) for i in found] == [
+        (3, "edgesplit.pipeline.metrics"),
+        (4, "edgesplit.queue.store"),
+        (6, "edgesplit.pipeline"),
+    ]
+    problems = violations(found)
+    assert len(problems) == 2
+    assert problems[0].endswith(
+        "delivery.py:3: edgesplit.queue.delivery imports edgesplit.pipeline.metrics: "
+        "layer 'queue' may import only core, ports, vendors; 'pipeline' is not below it"
+    )
+
+
+def test_from_package_import_submodule_resolves_to_the_submodule(tmp_path: Path) -> None:
+    path = _module(tmp_path, "edgesplit/guardrails/counts.py", "from .. import queue\n")
+    found = imports_of("edgesplit.guardrails.counts", path, KNOWN)
+    assert found == [Import("edgesplit.guardrails.counts", path, 1, "edgesplit.queue")]
+    assert "layer 'guardrails' may import only core, ports; 'queue'" in violations(found)[0]
+
+
+def test_an_upward_import_in_a_copy_of_the_tree_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check reads the files on disk: an upward import added to a copy is named exactly."""
+    copy = tmp_path / "src"
+    shutil.copytree(import_layers.SRC / "edgesplit", copy / "edgesplit")
+    shutil.copy(import_layers.SRC / "entry.py", copy / "entry.py")
+    shutil.copytree(import_layers.ROOT / "durable_objects", tmp_path / "durable_objects")
+    core_file = copy / "edgesplit" / "core" / "bucketing.py"
+    core_file.write_text(core_file.read_text(encoding="utf-8") + "\nfrom ..pipeline import flow\n")
+    monkeypatch.setattr(import_layers, "SRC", copy)
+    monkeypatch.setattr(import_layers, "ROOT", tmp_path)
+    problems = violations(all_imports())
+    assert len(problems) == 1
+    assert problems[0].startswith("src/edgesplit/core/bucketing.py:")
+    assert "edgesplit.core.bucketing imports edgesplit.pipeline.flow" in problems[0]
+    assert "layer 'core' may import only nothing but itself; 'pipeline' is not below it" in problems[0]
+
+
+def test_the_staged_durable_objects_copy_is_never_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/stage_worker.py copies durable_objects/ into src/: the result must not change."""
+    before = sorted(import_layers.source_files())
+    copy = tmp_path / "src"
+    shutil.copytree(import_layers.SRC / "edgesplit", copy / "edgesplit")
+    shutil.copy(import_layers.SRC / "entry.py", copy / "entry.py")
+    shutil.copytree(import_layers.ROOT / "durable_objects", tmp_path / "durable_objects")
+    shutil.copytree(import_layers.ROOT / "durable_objects", copy / "durable_objects")
+    monkeypatch.setattr(import_layers, "SRC", copy)
+    monkeypatch.setattr(import_layers, "ROOT", tmp_path)
+    assert sorted(import_layers.source_files()) == before
