@@ -3,11 +3,15 @@ table in import_layers.py (docs/architecture.md). Runs on CPython and under Pyod
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import tempfile
 from pathlib import Path
 
 import import_layers
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from import_layers import ALLOWED, Import, all_imports, imports_of, layer_cycles, layer_of, violations
 
 
@@ -116,3 +120,27 @@ def test_the_staged_durable_objects_copy_is_never_read(tree_copy: Path) -> None:
     (tree_copy / "durable_objects" / "stale_only_here.py").write_text("import edgesplit.proxy\n")
     assert sorted(import_layers.source_files()) == before
     assert violations(all_imports()) == found_before == []
+
+
+_NAME = st.sampled_from(["core", "ports", "queue", "store", "flow", "x"])
+
+
+@given(
+    package=st.lists(_NAME, min_size=1, max_size=4),
+    is_package=st.booleans(),
+    level=st.integers(min_value=1, max_value=5),
+    module=st.one_of(st.none(), st.lists(_NAME, min_size=1, max_size=2).map(".".join)),
+)
+def test_relative_imports_resolve_as_python_resolves_them(
+    package: list[str], is_package: bool, level: int, module: str | None
+) -> None:
+    importer = ".".join(["edgesplit", *package])
+    base = importer if is_package else importer.rpartition(".")[0]
+    assume(level <= len(base.split(".")))  # deeper is a SyntaxError-like ImportError in Python
+    relative = "." * level + (module or "")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("__init__.py" if is_package else "mod.py")
+        path.write_text(f"from {relative} import name\n", encoding="utf-8")
+        found = imports_of(importer, path, known=set())
+    expected = importlib.util.resolve_name(relative, base)
+    assert [i.target for i in found] == ([expected] if expected.startswith("edgesplit") else [])
