@@ -1,2 +1,2 @@
-"""The local shell: the self-hosted reverse proxy on CPython (aiohttp), its adapters for the
-pipeline's ports, and the demo. Not imported at the edge."""
+"""The self-hosted shell: edgesplit's production reverse proxy on CPython (aiohttp), and its
+adapters for the ports (``edgesplit.ports``). Not imported at the edge."""
