@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark, one run each, printing ratios measured side by side (README: Benchmarks).
+# Every benchmark, one run each, printing ratios measured side by side (docs/benchmarks.md).
 #   bash bench/run_all.sh            (after scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -426,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--vendor-url", help="a generic webhook vendor (named 'default') for event batches")
     serve.add_argument(
         "--vendors",
-        help='JSON file listing vendors: [{"name", "kind": webhook|posthog|segment, ...}] (README)',
+        help='JSON file listing vendors: [{"name", "kind": webhook|posthog|segment, ...}] (docs/events.md)',
     )
     serve.add_argument(
         "--queue-dir",

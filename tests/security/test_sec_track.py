@@ -109,7 +109,7 @@ async def test_track_is_rate_limited_per_client_address(tmp_path: Path) -> None:
 def test_guardrail_needs_many_lying_visitors_not_many_posts() -> None:
     """How much lying moves a decision: with 2,000 exposures per arm at 10% conversion, the
     liars needed to make 'treat' look harmful are distinct visitors, however many posts each
-    sends (the README's figure comes from this computation)."""
+    sends (the figure in docs/guardrails.md and docs/security.md comes from this computation)."""
     from edgesplit.core.guardrail_rules import GuardrailSettings, Totals, evaluate_guardrails
 
     settings = GuardrailSettings(metrics=("conversion",), min_sample=100, alpha=0.05)

@@ -1,6 +1,6 @@
 """The vendors edgesplit delivers to, each within its documented ingestion limits.
 
-- ``webhook``: edgesplit's own batch format for any HTTP endpoint (documented in the README):
+- ``webhook``: edgesplit's own batch format for any HTTP endpoint (documented in docs/events.md):
   ``POST {"batch": [event, ...], "sent_at": ...}`` with an optional auth header and an
   ``Idempotency-Key`` header over the batch's event ids.
 - ``posthog``: PostHog's batch capture API (``POST /batch/``), ``$feature_flag_called``
