@@ -9,7 +9,13 @@ unchanged; and each variant's rewrite of a cached page is memoised (``RewriteMem
 
 HTML fragments (replace, before, after, prepend, append and the bootstrap script) are inserted
 verbatim, as lol-html inserts them: a marker text node goes into the tree and the fragment takes
-its place in the serialised page. The marker holds a per-process secret, so no page can forge one.
+its place in the serialised page. The marker holds a per-process secret, so no page can forge one;
+it is ASCII, so an ASCII page stays a one-byte-per-character string through serialising, splicing
+and encoding (a single non-ASCII marker made all three several times dearer).
+
+Cost (docs/html-experiments.md): a variant's first rewrite is lexbor's parse and serialise plus
+one walk of the tree for all the variant's selectors (``selector_batch``) and one pass splicing
+the fragments in; no per-change walk and no per-fragment pass over the page.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from ..core.variant_actions import Change, with_class, without_class
 from ..pipeline import ProxyResponse
 from ..pipeline.page_changes import html_charset_ok
+from .selector_batch import match_each
 
 __all__ = ["RewriteMemo", "SelectolaxRewriter", "rewrite_html"]
 
@@ -36,20 +43,30 @@ log = logging.getLogger("edgesplit.pages")
 
 
 class _Fragments:
-    """Marker text nodes standing for raw HTML fragments until serialisation."""
+    """Marker text nodes standing for raw HTML fragments until serialisation.
+
+    A marker is ``<prefix><index>.``: letters and digits, which the serialiser writes as they are
+    in text and in raw-text elements alike."""
+
+    PREFIX = f"edgesplit{_SECRET}x"
 
     def __init__(self) -> None:
-        self.raw: dict[str, str] = {}
+        self.raw: list[str] = []
 
     def marker(self, fragment: str) -> str:
-        marker = f"\ue000{_SECRET}:{len(self.raw)}\ue001"
-        self.raw[marker] = fragment
-        return marker
+        self.raw.append(fragment)
+        return f"{self.PREFIX}{len(self.raw) - 1}."
 
     def render(self, serialised: str) -> str:
-        for marker, fragment in self.raw.items():
-            serialised = serialised.replace(marker, fragment, 1)
-        return serialised
+        """``serialised`` with each marker replaced by its fragment, in one pass."""
+        if not self.raw:
+            return serialised
+        pieces = serialised.split(self.PREFIX)
+        out = [pieces[0]]
+        for piece in pieces[1:]:
+            index, _, rest = piece.partition(".")
+            out += (self.raw[int(index)], rest)
+        return "".join(out)
 
 
 def _apply(node: LexborNode, change: Change, fragments: _Fragments) -> None:
@@ -98,10 +115,11 @@ def rewrite_html(text: str, changes: Sequence[Change], head_html: str | None = N
     the origin sent it, like a streaming rewriter), and ``head_html`` first in ``<head>``."""
     tree = LexborHTMLParser(text)
     fragments = _Fragments()
-    matched = [(change, tree.css(change.selector)) for change in changes]
+    root = tree.root
+    matched = match_each(root, [change.selector for change in changes]) if root is not None else {}
     gone: set[int] = set()  # removed or replaced: later changes to them do nothing (as at the edge)
-    for change, nodes in matched:
-        for node in nodes:
+    for change in changes:
+        for node in matched.get(change.selector, ()):
             if node.mem_id in gone:
                 continue
             _apply(node, change, fragments)
