@@ -137,8 +137,17 @@ def test_the_rewritten_page_is_what_one_query_per_change_gives(
     document: str, edits: list[Change], head: str | None
 ) -> None:
     with mock.patch.object(page_rewriter, "match_each", _one_query_each):
-        expected = rewrite_html(document, edits, head)
-    assert rewrite_html(document, edits, head) == expected
+        expected = _outcome(document, edits, head)
+    assert _outcome(document, edits, head) == expected
+
+
+def _outcome(document: str, edits: list[Change], head: str | None) -> tuple[str, str]:
+    """The page, or the error (removing the root element fails: the proxy then serves the page
+    as the origin sent it, and must keep failing exactly where it failed)."""
+    try:
+        return "page", rewrite_html(document, edits, head)
+    except Exception as error:  # noqa: BLE001 - compared, not swallowed
+        return type(error).__name__, str(error)
 
 
 def test_selectors_that_share_an_element_each_get_it() -> None:
@@ -161,7 +170,10 @@ def test_quirks_mode_classes_are_matched_as_lexbor_matches_them() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(max_size=8), max_size=6), st.lists(st.text(max_size=20), max_size=6))
+@given(
+    st.lists(st.text(max_size=8), max_size=6),
+    st.lists(st.text(st.characters(exclude_categories=["Cs"]), max_size=20), max_size=6),
+)
 def test_fragments_are_spliced_where_their_markers_are(texts: list[str], raw: list[str]) -> None:
     fragments = _Fragments()
     markers = [fragments.marker(fragment) for fragment in raw]
@@ -169,7 +181,7 @@ def test_fragments_are_spliced_where_their_markers_are(texts: list[str], raw: li
     expected = serialised
     for marker, fragment in zip(markers, raw, strict=True):
         expected = expected.replace(marker, fragment, 1)
-    assert fragments.render(serialised) == expected
+    assert fragments.render(serialised) == expected.encode("utf-8")
 
 
 def test_ten_changes_walk_the_page_once() -> None:

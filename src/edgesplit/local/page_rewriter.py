@@ -35,7 +35,7 @@ from ..pipeline import ProxyResponse
 from ..pipeline.page_changes import html_charset_ok
 from .selector_batch import match_each
 
-__all__ = ["RewriteMemo", "SelectolaxRewriter", "rewrite_html"]
+__all__ = ["RewriteMemo", "SelectolaxRewriter", "rewrite_html", "rewrite_page"]
 
 _DECODERS = {"gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "deflate": lambda: zlib.decompressobj()}
 _SECRET = secrets.token_hex(8)
@@ -57,16 +57,22 @@ class _Fragments:
         self.raw.append(fragment)
         return f"{self.PREFIX}{len(self.raw) - 1}."
 
-    def render(self, serialised: str) -> str:
-        """``serialised`` with each marker replaced by its fragment, in one pass."""
+    def render(self, serialised: str) -> bytes:
+        """``serialised`` in UTF-8 with each marker replaced by its fragment: one pass over the
+        page and one copy of it (besides encoding it), however many fragments there are."""
+        data = serialised.encode("utf-8")
         if not self.raw:
-            return serialised
-        pieces = serialised.split(self.PREFIX)
-        out = [pieces[0]]
-        for piece in pieces[1:]:
-            index, _, rest = piece.partition(".")
-            out += (self.raw[int(index)], rest)
-        return "".join(out)
+            return data
+        prefix = self.PREFIX.encode("ascii")
+        view = memoryview(data)
+        out: list[bytes | memoryview] = []
+        at = 0
+        while (found := data.find(prefix, at)) >= 0:
+            end = data.index(b".", found + len(prefix))
+            out += (view[at:found], self.raw[int(data[found + len(prefix) : end])].encode("utf-8"))
+            at = end + 1
+        out.append(view[at:])
+        return b"".join(out)
 
 
 def _apply(node: LexborNode, change: Change, fragments: _Fragments) -> None:
@@ -113,7 +119,12 @@ def _prepend(node: LexborNode, marker: str) -> None:
 def rewrite_html(text: str, changes: Sequence[Change], head_html: str | None = None) -> str:
     """The page with ``changes`` applied in order (every selector matched against the page as
     the origin sent it, like a streaming rewriter), and ``head_html`` first in ``<head>``."""
-    tree = LexborHTMLParser(text)
+    return rewrite_page(text, changes, head_html).decode("utf-8")
+
+
+def rewrite_page(page: str | bytes, changes: Sequence[Change], head_html: str | None = None) -> bytes:
+    """``rewrite_html`` from and to UTF-8 (``page`` already known to be UTF-8, if bytes)."""
+    tree = LexborHTMLParser(page)
     fragments = _Fragments()
     root = tree.root
     matched = match_each(root, [change.selector for change in changes]) if root is not None else {}
@@ -149,7 +160,8 @@ class RewriteMemo:
         if cached is not None:
             self._entries.move_to_end(key)
             return cached
-        result = rewrite_html(page.decode("utf-8"), changes, head_html).encode("utf-8")
+        page.decode("utf-8")  # raises on bytes that are not UTF-8: the page then passes unchanged
+        result = rewrite_page(page, changes, head_html)
         if len(result) <= self.max_bytes // 8:
             self._entries[key] = result
             self.size += len(result)

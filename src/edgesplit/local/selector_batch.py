@@ -43,16 +43,16 @@ class _Subject:
     """What an element must have to match a selector (lower case; empty: nothing known)."""
 
     tag: str | None = None
-    ids: tuple[str, ...] = ()
-    classes: tuple[str, ...] = ()
-    attributes: tuple[str, ...] = ()
+    ids: frozenset[str] = frozenset()
+    classes: frozenset[str] = frozenset()
+    attributes: frozenset[str] = frozenset()
 
     def may_match(self, node: _Facts) -> bool:
         return (
             (self.tag is None or self.tag == node.tag)
-            and all(name in node.ids for name in self.ids)
-            and all(name in node.classes for name in self.classes)
-            and all(name in node.attributes for name in self.attributes)
+            and self.ids <= node.ids
+            and self.classes <= node.classes
+            and self.attributes <= node.attributes
         )
 
 
@@ -154,7 +154,7 @@ def _subject(selector: str) -> _Subject:
                 index = _skip_group(compound, index + 1, ")")
         else:
             return _Subject()
-    return _Subject(tag, tuple(ids), tuple(classes), tuple(attributes))
+    return _Subject(tag, frozenset(ids), frozenset(classes), frozenset(attributes))
 
 
 def _matches_itself(node: LexborNode, selector: str) -> bool:
