@@ -200,16 +200,19 @@ def test_ten_changes_walk_the_page_once() -> None:
         '<a class="cta" data-t="o">go</a><div id="promo">p</div><footer><p class="legal">l</p></footer></main>'
     )
     edits = [
-        Change("h1.hero", "set_text", "y"),
-        Change("a.cta", "add_class", "b"),
-        Change("a.cta", "set_attribute", "/b", "href"),
-        Change("#promo", "replace", "<i>n</i>"),
-        Change("nav > ul", "append", "<li>d</li>"),
-        Change("header", "after", "<hr>"),
-        Change("footer .legal", "remove"),
-        Change("[data-t=o]", "remove_attribute", "", "data-t"),
-        Change("main", "prepend", "<p>v</p>"),
-        Change("li:first-child", "set_text", "z"),
+        Change(selector, action, value, name)
+        for selector, action, value, name in (
+            ("h1.hero", "set_text", "y", ""),
+            ("a.cta", "add_class", "b", ""),
+            ("a.cta", "set_attribute", "/b", "href"),
+            ("#promo", "replace", "<i>n</i>", ""),
+            ("nav > ul", "append", "<li>d</li>", ""),
+            ("header", "after", "<hr>", ""),
+            ("footer .legal", "remove", "", ""),
+            ("[data-t=o]", "remove_attribute", "", "data-t"),
+            ("main", "prepend", "<p>v</p>", ""),
+            ("li:first-child", "set_text", "z", ""),
+        )
     ]
     with mock.patch.object(selector_batch, "_finder", lambda: Counting()):
         out = rewrite_html(page, edits)
