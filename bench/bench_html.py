@@ -180,42 +180,10 @@ def _alternatives(text: str) -> dict[str, Callable[[], object]]:
 
 
 def _lolhtml(lolhtml: ModuleType, raw: bytes) -> Callable[[], object]:
-    """The ten changes through lol-html's Python binding (streaming; Python handlers)."""
-    fragment = lolhtml.ContentType.HTML
+    """The ten changes through lol-html's Python binding (streaming; the Worker's handler)."""
+    from lolhtml_port import rewrite
 
-    def handler(change: Change) -> object:
-        def element(el: object) -> None:
-            act, text = change.action, change.text
-            if act == "set_text":
-                el.set_inner_content(text)  # type: ignore[attr-defined]
-            elif act == "set_attribute":
-                el.set_attribute(change.name, text)  # type: ignore[attr-defined]
-            elif act == "remove_attribute":
-                el.remove_attribute(change.name)  # type: ignore[attr-defined]
-            elif act == "add_class":
-                el.set_attribute("class", f"{el.get_attribute('class') or ''} {text}".strip())  # type: ignore[attr-defined]
-            elif act == "remove":
-                el.remove()  # type: ignore[attr-defined]
-            elif act == "replace":  # the binding has no replace(): the same, in two steps
-                el.before(text, fragment)  # type: ignore[attr-defined]
-                el.remove()  # type: ignore[attr-defined]
-            else:  # replace, after, append, prepend: the bench's fragment actions
-                getattr(el, act)(text, fragment)
-
-        return type("Handler", (), {"element": staticmethod(element)})()
-
-    handlers = [(change.selector, handler(change)) for change in CHANGES]
-
-    def run() -> bytes:
-        out = bytearray()
-        rewriter = lolhtml.HTMLRewriter(out.extend)
-        for selector, each in handlers:
-            rewriter.on(selector, each)
-        rewriter.write(raw)
-        rewriter.end()
-        return bytes(out)
-
-    return run
+    return lambda: rewrite(lolhtml, raw, CHANGES, None)
 
 
 def _before(revision: str) -> ModuleType:

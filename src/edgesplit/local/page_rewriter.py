@@ -3,7 +3,7 @@
 Why selectolax: lexbor is a spec-conformant HTML5 parser in C with its own CSS selector engine
 (every selector of the subset in core/selectors.py, checked by the shared test table against
 lol-html); rewriting a 100 KB page with ten changes costs 4x less CPU than lxml + cssselect
-and 50x less than html5lib (bench/bench_html.py, docs/html-experiments.md). It is not
+and over 40x less than html5lib (bench/bench_html.py, docs/html-experiments.md). It is not
 streaming, so buffering is bounded: a page larger than ``pages.max_html_bytes`` passes on
 unchanged; and each variant's rewrite of a cached page is memoised (``RewriteMemo``).
 
