@@ -159,6 +159,29 @@ def test_selectors_that_share_an_element_each_get_it() -> None:
     assert _ids(match_each(root, wanted)) == _ids(_one_query_each(root, list(dict.fromkeys(wanted))))
 
 
+def test_selectors_that_say_nothing_of_their_element_fall_back_to_one_walk_each() -> None:
+    """``:not(p)`` and ``:nth-child(3)`` leave every node ambiguous: past a budget of one check
+    per selector, each selector gets its own walk (bounded cost), with the same answer."""
+    from edgesplit.local import selector_batch
+
+    page = "<div>" * 60 + "<span>x</span><i>y</i><b>z</b>" + "</div>" * 60
+    root = LexborHTMLParser(page).root
+    assert root is not None
+    wanted = [":not(p)", ":nth-child(3)", "b"]
+    queries: list[str] = []
+    real = _finder()
+
+    class Counting:
+        def find(self, query: str, node: LexborNode) -> list[LexborNode]:
+            queries.append(query)
+            return real.find(query, node)
+
+    with mock.patch.object(selector_batch, "_finder", lambda: Counting()):
+        found = match_each(root, wanted)
+    assert _ids(found) == _ids(_one_query_each(root, wanted))
+    assert queries == [", ".join(wanted), *wanted]  # the list walk, then one walk each
+
+
 def test_quirks_mode_classes_are_matched_as_lexbor_matches_them() -> None:
     """Without a doctype lexbor matches class and id names ignoring case: so must the batch."""
     page = '<div class="CTA" id="Promo">x</div><div class="cta">y</div>'

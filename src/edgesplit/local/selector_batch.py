@@ -164,10 +164,15 @@ def _matches_itself(node: LexborNode, selector: str) -> bool:
 
 def match_each(root: LexborNode, selectors: Sequence[str]) -> dict[str, list[LexborNode]]:
     """Each selector's matches under ``root`` (``root`` included), in document order: what
-    ``root.css(selector)`` gives for each, from one walk of the tree."""
+    ``root.css(selector)`` gives for each, from one walk of the tree.
+
+    Telling a node's matches apart by lexbor (a walk of the node's subtree at most, each) is
+    allowed as many times as there are selectors: past that (selectors whose last compound says
+    nothing, as ``:not(p)``, on a page of deep nesting) each selector gets its own walk instead,
+    so a page costs at most about twice what one walk per selector costs."""
     distinct = list(dict.fromkeys(selectors))
     if len(distinct) <= 1:
-        return {selector: _finder().find(selector, root) for selector in distinct}
+        return _one_walk_each(root, distinct)
     counts: dict[int, int] = {}
     nodes: dict[int, LexborNode] = {}  # first seen first: document order
     for node in _finder().find(", ".join(distinct), root):
@@ -175,6 +180,7 @@ def match_each(root: LexborNode, selectors: Sequence[str]) -> dict[str, list[Lex
         nodes.setdefault(node.mem_id, node)
     subjects = [_subject(selector) for selector in distinct]
     found: dict[str, list[LexborNode]] = {selector: [] for selector in distinct}
+    budget = len(distinct)
     for mem_id, node in nodes.items():
         facts = _Facts.of(node)
         maybe = [
@@ -182,7 +188,14 @@ def match_each(root: LexborNode, selectors: Sequence[str]) -> dict[str, list[Lex
         ]
         if len(maybe) != counts[mem_id]:  # more candidates than matches (or, never seen, fewer)
             pool = maybe if len(maybe) > counts[mem_id] else distinct
+            budget -= len(pool)
+            if budget < 0:
+                return _one_walk_each(root, distinct)
             maybe = [selector for selector in pool if _matches_itself(node, selector)]
         for selector in maybe:
             found[selector].append(node)
     return found
+
+
+def _one_walk_each(root: LexborNode, selectors: list[str]) -> dict[str, list[LexborNode]]:
+    return {selector: _finder().find(selector, root) for selector in selectors}
