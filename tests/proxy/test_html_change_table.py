@@ -27,9 +27,10 @@ def test_the_bootstrap_goes_first_into_head() -> None:
 
 def test_a_fragment_marker_in_the_page_is_only_text() -> None:
     """A page cannot smuggle markup in through the fragment markers: they hold a secret."""
-    page = "<html><head></head><body><p>\ue000deadbeef:0\ue001</p><div></div></body></html>"
+    forged = "edgesplit0123456789abcdefx0."  # the markers' shape, with a guessed secret
+    page = f"<html><head></head><body><p>{forged}</p><div></div></body></html>"
     out = rewrite_html(page, [Change("div", "append", "<b>x</b>")])
-    assert "<p>\ue000deadbeef:0\ue001</p>" in out and "<div><b>x</b></div>" in out
+    assert f"<p>{forged}</p>" in out and "<div><b>x</b></div>" in out
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,14 +2,20 @@
 
 Why selectolax: lexbor is a spec-conformant HTML5 parser in C with its own CSS selector engine
 (every selector of the subset in core/selectors.py, checked by the shared test table against
-lol-html); rewriting a 100 KB page with ten changes costs 2.5x less CPU than lxml + cssselect
-and 38x less than html5lib (bench/bench_html.py, docs/html-experiments.md). It is not
+lol-html); rewriting a 100 KB page with ten changes costs 4x less CPU than lxml + cssselect
+and over 40x less than html5lib (bench/bench_html.py, docs/html-experiments.md). It is not
 streaming, so buffering is bounded: a page larger than ``pages.max_html_bytes`` passes on
 unchanged; and each variant's rewrite of a cached page is memoised (``RewriteMemo``).
 
 HTML fragments (replace, before, after, prepend, append and the bootstrap script) are inserted
 verbatim, as lol-html inserts them: a marker text node goes into the tree and the fragment takes
-its place in the serialised page. The marker holds a per-process secret, so no page can forge one.
+its place in the serialised page. The marker holds a per-process secret, so no page can forge one;
+it is ASCII, so an ASCII page stays a one-byte-per-character string through serialising, splicing
+and encoding (a single non-ASCII marker made all three several times dearer).
+
+Cost (docs/html-experiments.md): a variant's first rewrite is lexbor's parse and serialise plus
+one walk of the tree for all the variant's selectors (``selector_batch``) and one pass splicing
+the fragments in; no per-change walk and no per-fragment pass over the page.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from ..core.variant_actions import Change, with_class, without_class
 from ..pipeline import ProxyResponse
 from ..pipeline.page_changes import html_charset_ok
+from .selector_batch import match_each
 
-__all__ = ["RewriteMemo", "SelectolaxRewriter", "rewrite_html"]
+__all__ = ["RewriteMemo", "SelectolaxRewriter", "rewrite_html", "rewrite_page"]
 
 _DECODERS = {"gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), "deflate": lambda: zlib.decompressobj()}
 _SECRET = secrets.token_hex(8)
@@ -36,20 +43,36 @@ log = logging.getLogger("edgesplit.pages")
 
 
 class _Fragments:
-    """Marker text nodes standing for raw HTML fragments until serialisation."""
+    """Marker text nodes standing for raw HTML fragments until serialisation.
+
+    A marker is ``<prefix><index>.``: letters and digits, which the serialiser writes as they are
+    in text and in raw-text elements alike."""
+
+    PREFIX = f"edgesplit{_SECRET}x"
 
     def __init__(self) -> None:
-        self.raw: dict[str, str] = {}
+        self.raw: list[str] = []
 
     def marker(self, fragment: str) -> str:
-        marker = f"\ue000{_SECRET}:{len(self.raw)}\ue001"
-        self.raw[marker] = fragment
-        return marker
+        self.raw.append(fragment)
+        return f"{self.PREFIX}{len(self.raw) - 1}."
 
-    def render(self, serialised: str) -> str:
-        for marker, fragment in self.raw.items():
-            serialised = serialised.replace(marker, fragment, 1)
-        return serialised
+    def render(self, serialised: str) -> bytes:
+        """``serialised`` in UTF-8 with each marker replaced by its fragment: one pass over the
+        page and one copy of it (besides encoding it), however many fragments there are."""
+        data = serialised.encode("utf-8")
+        if not self.raw:
+            return data
+        prefix = self.PREFIX.encode("ascii")
+        view = memoryview(data)
+        out: list[bytes | memoryview] = []
+        at = 0
+        while (found := data.find(prefix, at)) >= 0:
+            end = data.index(b".", found + len(prefix))
+            out += (view[at:found], self.raw[int(data[found + len(prefix) : end])].encode("utf-8"))
+            at = end + 1
+        out.append(view[at:])
+        return b"".join(out)
 
 
 def _apply(node: LexborNode, change: Change, fragments: _Fragments) -> None:
@@ -96,12 +119,18 @@ def _prepend(node: LexborNode, marker: str) -> None:
 def rewrite_html(text: str, changes: Sequence[Change], head_html: str | None = None) -> str:
     """The page with ``changes`` applied in order (every selector matched against the page as
     the origin sent it, like a streaming rewriter), and ``head_html`` first in ``<head>``."""
-    tree = LexborHTMLParser(text)
+    return rewrite_page(text, changes, head_html).decode("utf-8")
+
+
+def rewrite_page(page: str | bytes, changes: Sequence[Change], head_html: str | None = None) -> bytes:
+    """``rewrite_html`` from and to UTF-8 (``page`` already known to be UTF-8, if bytes)."""
+    tree = LexborHTMLParser(page)
     fragments = _Fragments()
-    matched = [(change, tree.css(change.selector)) for change in changes]
+    root = tree.root
+    matched = match_each(root, [change.selector for change in changes]) if root is not None else {}
     gone: set[int] = set()  # removed or replaced: later changes to them do nothing (as at the edge)
-    for change, nodes in matched:
-        for node in nodes:
+    for change in changes:
+        for node in matched.get(change.selector, ()):
             if node.mem_id in gone:
                 continue
             _apply(node, change, fragments)
@@ -131,7 +160,8 @@ class RewriteMemo:
         if cached is not None:
             self._entries.move_to_end(key)
             return cached
-        result = rewrite_html(page.decode("utf-8"), changes, head_html).encode("utf-8")
+        page.decode("utf-8")  # raises on bytes that are not UTF-8: the page then passes unchanged
+        result = rewrite_page(page, changes, head_html)
         if len(result) <= self.max_bytes // 8:
             self._entries[key] = result
             self.size += len(result)
