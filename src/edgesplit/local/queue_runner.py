@@ -148,6 +148,9 @@ class LocalQueue:
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
         self._stopped = False
+        self.shard_lock: Any = None
+        """With several worker processes (``local/leases.ShardLocks``): ``acquire(index) -> bool``
+        and ``release(index)``, so one process at a time drains a shard."""
 
     def _shard(self, events: list[dict[str, Any]]) -> int:
         return shard_for(str(events[0].get("visitor_id", "")), len(self.stores))
@@ -217,6 +220,17 @@ class LocalQueue:
         self._running[index] = asyncio.get_running_loop().create_task(self._drain(index))
 
     async def _drain(self, index: int) -> None:
+        if self.shard_lock is None:
+            await self._drain_shard(index)
+        elif self.shard_lock.acquire(index):
+            try:
+                await self._drain_shard(index)
+            finally:
+                self.shard_lock.release(index)
+        else:  # another worker is draining it: look again when it should be done
+            self._schedule(index, self.clock.now() + self.policy.pace_seconds)
+
+    async def _drain_shard(self, index: int) -> None:
         store = self.stores[index]
 
         async def offload(function: Any, *args: Any) -> Any:
@@ -234,10 +248,15 @@ class LocalQueue:
             self.arm(index, next_at)
 
     def start(self) -> None:
-        """Resume every persisted alarm (after a restart) and drain what is pending."""
+        """Resume every persisted alarm (after a restart) and drain what is pending. Called again
+        by the workers of ``serve --workers``, it picks up shards another worker left behind."""
         for index, store in enumerate(self.stores):
-            when = store.alarm_at()
-            if when is not None or store.count():
+            if index in self._timers or (index in self._running and not self._running[index].done()):
+                continue
+            with self.locks[index]:
+                when = store.alarm_at()
+                pending = when is not None or store.count()
+            if pending:
                 self._schedule(index, when if when is not None else self.clock.now())
 
     async def stop(self) -> None:
