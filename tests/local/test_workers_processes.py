@@ -276,6 +276,27 @@ def test_metrics_totals_never_go_backwards_whichever_worker_answers(tmp_path: Pa
             assert proxy.stop() == 0, proxy.log()
 
 
+def test_a_config_change_and_sighup_reach_every_worker_and_stop_none(tmp_path: Path) -> None:
+    with stack(tmp_path) as (_, origin, _vendor, _vendor_port):
+        proxy = Proxy(tmp_path, origin)
+        try:
+            before = wait_until(lambda: w if len(w := proxy.workers()) == 2 else None, "two workers")
+
+            def versions(n: int) -> set[str]:
+                return {
+                    json.loads(http(f"http://127.0.0.1:{proxy.port}/__edgesplit/health"))["config_version"]
+                    for _ in range(n)
+                }
+
+            assert versions(10) == {CONFIG["version"]}
+            (tmp_path / "config.json").write_text(json.dumps({**CONFIG, "version": "e2e-2"}))
+            proxy.process.send_signal(signal.SIGHUP)
+            wait_until(lambda: versions(20) == {"e2e-2"}, "every worker on the new version")
+            assert proxy.workers() == before  # SIGHUP reloads; it stops no worker
+        finally:
+            assert proxy.stop() == 0, proxy.log()
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
 def test_serve_refuses_a_bad_worker_count_before_binding(tmp_path: Path, value: str) -> None:
     (tmp_path / "config.json").write_text(json.dumps(CONFIG))
