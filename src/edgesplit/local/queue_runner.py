@@ -248,16 +248,26 @@ class LocalQueue:
             self.arm(index, next_at)
 
     def start(self) -> None:
-        """Resume every persisted alarm (after a restart) and drain what is pending. Called again
-        by the workers of ``serve --workers``, it picks up shards another worker left behind."""
+        """Resume every persisted alarm (after a restart) and drain what is pending."""
+        self.resume(self.pending_alarms())
+
+    def pending_alarms(self) -> dict[int, float]:
+        """Shards with a persisted alarm or pending events, and when to drain them. Safe in a
+        worker thread: the workers of ``serve --workers`` call it periodically, off the event loop,
+        to pick up shards another worker left behind."""
+        alarms: dict[int, float] = {}
         for index, store in enumerate(self.stores):
-            if index in self._timers or (index in self._running and not self._running[index].done()):
-                continue
             with self.locks[index]:
                 when = store.alarm_at()
-                pending = when is not None or store.count()
-            if pending:
-                self._schedule(index, when if when is not None else self.clock.now())
+                if when is not None or store.count():
+                    alarms[index] = when if when is not None else self.clock.now()
+        return alarms
+
+    def resume(self, alarms: Mapping[int, float]) -> None:
+        """Schedule the shards in ``alarms`` that have no timer or drain running here."""
+        for index, when in alarms.items():
+            if index not in self._timers and not (index in self._running and not self._running[index].done()):
+                self._schedule(index, when)
 
     async def stop(self) -> None:
         self._stopped = True

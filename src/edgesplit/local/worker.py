@@ -89,7 +89,7 @@ class WorkerService(ProxyService):
                 since_sweep += PUBLISH_INTERVAL
                 if self.queue is not None and since_sweep >= SWEEP_INTERVAL:
                     since_sweep = 0.0
-                    self.queue.start()
+                    self.queue.resume(await asyncio.to_thread(self.queue.pending_alarms))
             except Exception:
                 log.exception("worker %d: publishing metrics or sweeping the queue failed", self.slot.index)
 
