@@ -7,7 +7,8 @@ A worker is the single-process proxy (``ProxyService``) with four differences:
   every ``SWEEP_INTERVAL`` seconds it looks for shards with pending events that no worker is
   watching (their drainer died), so each shard has one drainer and none is left behind;
 - it runs the guardrail update only when it holds the updater lease (``leases.UpdaterLease``);
-  all workers flush their counts into the shared counts database every interval;
+  every worker flushes its counts into the shared counts database every second, so the updater
+  and the status page, whichever worker runs them, see every worker's counts of a second ago;
 - its ``/metrics`` answers for the whole machine (``metrics_board``).
 
 Its in-memory cache, exposure counters and connection limits are its own. SIGHUP re-reads the
@@ -86,12 +87,18 @@ class WorkerService(ProxyService):
             await asyncio.sleep(PUBLISH_INTERVAL)
             try:
                 await asyncio.to_thread(self.metrics.publish)
+                if isinstance(
+                    self.guardrails, GuardrailRunner
+                ):  # the others' view lags by 1 s, not an interval
+                    await self.guardrails.flush(self.clock.now())
                 since_sweep += PUBLISH_INTERVAL
                 if self.queue is not None and since_sweep >= SWEEP_INTERVAL:
                     since_sweep = 0.0
                     self.queue.resume(await asyncio.to_thread(self.queue.pending_alarms))
             except Exception:
-                log.exception("worker %d: publishing metrics or sweeping the queue failed", self.slot.index)
+                log.exception(
+                    "worker %d: publishing metrics, flushing counts or sweeping failed", self.slot.index
+                )
 
     async def stop(self) -> None:
         if self._chores is not None:
