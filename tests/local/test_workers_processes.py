@@ -7,12 +7,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serve_processes import free_port, queue_depth, serve_command
 
 from edgesplit import load_config
 from edgesplit.core import assign
@@ -29,15 +27,8 @@ from edgesplit.core.events import exposure_event
 from edgesplit.local.vendor_sim import VendorSimulator
 from servers import CONFIG, KEYRING_JSON, ServerThread, TestOrigin
 
-EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"
 CONFIG_OBJ = load_config(CONFIG)
 DEADLINE = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http(url: str, headers: dict[str, str] | None = None) -> bytes:
@@ -83,23 +74,7 @@ class Proxy:
         self.log_path = tmp / f"serve-{time.monotonic_ns()}.log"
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [
-                    EDGESPLIT,
-                    "serve",
-                    "--config",
-                    str(tmp / "config.json"),
-                    "--origin",
-                    f"http://127.0.0.1:{origin}",
-                    "--port",
-                    str(self.port),
-                    "--keys",
-                    str(tmp / "keys.json"),
-                    "--queue-dir",
-                    str(tmp / "queue"),
-                    "--workers",
-                    "2",
-                    *extra,
-                ],
+                serve_command(tmp, f"http://127.0.0.1:{origin}", self.port, "--workers", "2", *extra),
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 text=True,
@@ -118,8 +93,8 @@ class Proxy:
         workers = self.workers()
         self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(DEADLINE)
-        for pid in workers:  # killed only if the test already failed; then say so below
-            if pid in children(1) or Path(f"/proc/{pid}").exists():
+        for pid in workers:
+            if Path(f"/proc/{pid}").exists():  # a leftover worker: clean up, and fail the test
                 os.kill(pid, signal.SIGKILL)
                 raise AssertionError(f"worker {pid} outlived its supervisor")
         return code
@@ -137,15 +112,17 @@ def stack(tmp: Path) -> Iterator[tuple[ServerThread, int, VendorSimulator, int]]
         servers.stop()
 
 
-def queue_depth(tmp: Path) -> int:
-    out = subprocess.run(
-        [EDGESPLIT, "queue", "status", "--queue-dir", str(tmp / "queue")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-    return sum(v["depth"] for shard in json.loads(out).values() for v in shard.values())
+@contextmanager
+def serving(tmp: Path, *extra: str) -> Iterator[Proxy]:
+    """Two workers in front of a test origin; stopped at the end: exit 0, no process left."""
+    with stack(tmp) as (_, origin, _vendor, _vendor_port):
+        proxy = Proxy(tmp, origin, *extra)
+        try:
+            yield proxy
+        finally:
+            code = proxy.stop()
+        assert code == 0, proxy.log()
+        assert not proxy.workers()
 
 
 def served_by_process(tmp: Path) -> dict[str, float]:
@@ -178,7 +155,6 @@ def test_events_are_delivered_once_each_across_workers_through_an_outage_and_a_s
             with ThreadPoolExecutor(8) as pool:  # concurrent, so both workers accept connections
                 want = set().union(*pool.map(lambda n: visit(proxy.port, n), range(400)))
             assert len(want) >= 400
-            served = served_by_process(tmp_path)
             wait_until(
                 lambda: len([n for n in served_by_process(tmp_path).values() if n]) == 2, "both workers"
             )
@@ -199,118 +175,88 @@ def test_events_are_delivered_once_each_across_workers_through_an_outage_and_a_s
             assert vendor.duplicates == 0, vendor.stats()  # no event sent twice, by either worker
         finally:
             assert proxy.stop() == 0, proxy.log()
-        assert served  # (the first run's per-worker split, kept for the failure message)
 
 
 def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(tmp_path: Path) -> None:
-    with stack(tmp_path) as (_, origin, _vendor, _vendor_port):
-        proxy = Proxy(tmp_path, origin)
-        try:
-            first = wait_until(lambda: w if len(w := proxy.workers()) == 2 else None, "two workers")
-            victim = min(first)
-            os.kill(victim, signal.SIGKILL)
-            answered = 0
-            deadline = time.monotonic() + DEADLINE
-            while not ((now := proxy.workers()) - first and len(now) == 2):
-                assert time.monotonic() < deadline, "the killed worker was not replaced"
-                assert healthy(proxy.port)  # the other worker, then both, answer throughout
-                answered += 1
-            assert victim not in proxy.workers()
-            assert answered >= 1
-            assert all(healthy(proxy.port) for _ in range(20))
-            assert re.search(rf"worker \d \(pid {victim}\) exited with status -9", proxy.log())
-        finally:
-            code = proxy.stop()
-        assert code == 0, proxy.log()
-        assert not proxy.workers()
+    with serving(tmp_path) as proxy:
+        first = wait_until(lambda: w if len(w := proxy.workers()) == 2 else None, "two workers")
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        answered = 0
+        deadline = time.monotonic() + DEADLINE
+        while not ((now := proxy.workers()) - first and len(now) == 2):
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            assert healthy(proxy.port)  # the other worker, then both, answer throughout
+            answered += 1
+        assert victim not in proxy.workers()
+        assert answered >= 1
+        assert all(healthy(proxy.port) for _ in range(20))
+        assert re.search(rf"worker \d \(pid {victim}\) exited with status -9", proxy.log())
 
 
 def test_one_guardrail_update_per_interval_whichever_worker_runs_it(tmp_path: Path) -> None:
     interval = 0.5
-    with stack(tmp_path) as (_, origin, _vendor, _vendor_port):
-        proxy = Proxy(tmp_path, origin, "--guardrail-interval", str(interval))
-        try:
-            counts = tmp_path / "queue" / "counts.sqlite3"
+    with serving(tmp_path, "--guardrail-interval", str(interval)) as proxy:
+        counts = tmp_path / "queue" / "counts.sqlite3"
 
-            def grants() -> list[tuple[str, float, float]]:
-                with sqlite3.connect(counts) as db:
-                    return db.execute(
-                        "SELECT owner, granted_at, expires FROM updater_grants ORDER BY token"
-                    ).fetchall()
+        def grants() -> list[tuple[str, float, float]]:
+            with sqlite3.connect(counts) as db:
+                return db.execute(
+                    "SELECT owner, granted_at, expires FROM updater_grants ORDER BY token"
+                ).fetchall()
 
-            def skipped() -> float:
-                text = http(f"http://127.0.0.1:{proxy.port}/__edgesplit/metrics").decode()
-                found = re.search(
-                    r'edgesplit_guardrail_updates_skipped_total\{reason="another_worker"\} (\S+)', text
-                )
-                return float(found.group(1)) if found else 0.0
+        def skipped() -> float:
+            text = http(f"http://127.0.0.1:{proxy.port}/__edgesplit/metrics").decode()
+            found = re.search(
+                r'edgesplit_guardrail_updates_skipped_total\{reason="another_worker"\} (\S+)', text
+            )
+            return float(found.group(1)) if found else 0.0
 
-            wait_until(lambda: len(grants()) >= 8 and skipped() >= 2, "updates and refused attempts")
-            log = grants()
-            for (_, granted, _), (_, later, _) in zip(log, log[1:], strict=False):
-                assert later - granted >= interval - 1e-6, log  # never two updates in one interval
-        finally:
-            assert proxy.stop() == 0, proxy.log()
+        wait_until(lambda: len(grants()) >= 8 and skipped() >= 2, "updates and refused attempts")
+        log = grants()
+        for (_, granted, _), (_, later, _) in zip(log, log[1:], strict=False):
+            assert later - granted >= interval - 1e-6, log  # never two updates in one interval
 
 
 def test_metrics_totals_never_go_backwards_whichever_worker_answers(tmp_path: Path) -> None:
-    with stack(tmp_path) as (_, origin, _vendor, _vendor_port):
-        proxy = Proxy(tmp_path, origin)
-        try:
+    with serving(tmp_path) as proxy:
 
-            def total() -> float:
-                text = http(f"http://127.0.0.1:{proxy.port}/__edgesplit/metrics").decode()
-                return sum(
-                    float(v) for v in re.findall(r"^edgesplit_requests_total\{[^}]*\} (\S+)$", text, re.M)
-                )
+        def total() -> float:
+            text = http(f"http://127.0.0.1:{proxy.port}/__edgesplit/metrics").decode()
+            return sum(float(v) for v in re.findall(r"^edgesplit_requests_total\{[^}]*\} (\S+)$", text, re.M))
 
-            seen: list[float] = []
-            for n in range(60):
-                visit(proxy.port, n)
-                seen.append(total())
-            assert seen == sorted(seen), seen
-            # every page view, whichever worker served it, once that worker has published (1 s)
-            wait_until(lambda: total() >= 60, "all page views counted")
-            assert len([n for n in served_by_process(tmp_path).values() if n]) == 2
-        finally:
-            assert proxy.stop() == 0, proxy.log()
+        seen: list[float] = []
+        for n in range(60):
+            visit(proxy.port, n)
+            seen.append(total())
+        assert seen == sorted(seen), seen
+        # every page view, whichever worker served it, once that worker has published (1 s)
+        wait_until(lambda: total() >= 60, "all page views counted")
+        assert len([n for n in served_by_process(tmp_path).values() if n]) == 2
 
 
 def test_a_config_change_and_sighup_reach_every_worker_and_stop_none(tmp_path: Path) -> None:
-    with stack(tmp_path) as (_, origin, _vendor, _vendor_port):
-        proxy = Proxy(tmp_path, origin)
-        try:
-            before = wait_until(lambda: w if len(w := proxy.workers()) == 2 else None, "two workers")
+    with serving(tmp_path) as proxy:
+        before = wait_until(lambda: w if len(w := proxy.workers()) == 2 else None, "two workers")
 
-            def versions(n: int) -> set[str]:
-                return {
-                    json.loads(http(f"http://127.0.0.1:{proxy.port}/__edgesplit/health"))["config_version"]
-                    for _ in range(n)
-                }
+        def versions(n: int) -> set[str]:
+            return {
+                json.loads(http(f"http://127.0.0.1:{proxy.port}/__edgesplit/health"))["config_version"]
+                for _ in range(n)
+            }
 
-            assert versions(10) == {CONFIG["version"]}
-            (tmp_path / "config.json").write_text(json.dumps({**CONFIG, "version": "e2e-2"}))
-            proxy.process.send_signal(signal.SIGHUP)
-            wait_until(lambda: versions(20) == {"e2e-2"}, "every worker on the new version")
-            assert proxy.workers() == before  # SIGHUP reloads; it stops no worker
-        finally:
-            assert proxy.stop() == 0, proxy.log()
+        assert versions(10) == {CONFIG["version"]}
+        (tmp_path / "config.json").write_text(json.dumps({**CONFIG, "version": "e2e-2"}))
+        proxy.process.send_signal(signal.SIGHUP)
+        wait_until(lambda: versions(20) == {"e2e-2"}, "every worker on the new version")
+        assert proxy.workers() == before  # SIGHUP reloads; it stops no worker
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
 def test_serve_refuses_a_bad_worker_count_before_binding(tmp_path: Path, value: str) -> None:
     (tmp_path / "config.json").write_text(json.dumps(CONFIG))
     result = subprocess.run(
-        [
-            EDGESPLIT,
-            "serve",
-            "--config",
-            str(tmp_path / "config.json"),
-            "--origin",
-            "http://127.0.0.1:9",
-            "--workers",
-            value,
-        ],
+        serve_command(tmp_path, "http://127.0.0.1:9", 0, "--workers", value),
         capture_output=True,
         text=True,
         timeout=60,
@@ -324,24 +270,9 @@ def test_workers_that_cannot_start_make_the_supervisor_exit_non_zero(tmp_path: P
     (tmp_path / "keys.json").write_text(KEYRING_JSON)
     (tmp_path / "queue" / "shard-0.sqlite3").mkdir(parents=True)  # every worker fails to open its queue
     process = subprocess.run(
-        [
-            EDGESPLIT,
-            "serve",
-            "--config",
-            str(tmp_path / "config.json"),
-            "--origin",
-            "http://127.0.0.1:9",
-            "--port",
-            "0",
-            "--keys",
-            str(tmp_path / "keys.json"),
-            "--queue-dir",
-            str(tmp_path / "queue"),
-            "--workers",
-            "2",
-            "--vendor-url",
-            "http://127.0.0.1:9/batch",
-        ],
+        serve_command(
+            tmp_path, "http://127.0.0.1:9", 0, "--workers", "2", "--vendor-url", "http://127.0.0.1:9/b"
+        ),
         capture_output=True,
         text=True,
         timeout=DEADLINE,
