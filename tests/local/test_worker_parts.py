@@ -186,3 +186,57 @@ def test_guardrail_interval_refuses_what_would_spin_or_never_run(text: str) -> N
     with pytest.raises(argparse.ArgumentTypeError, match="seconds"):
         interval_seconds(text)
     assert interval_seconds("0.5") == 0.5
+
+
+CRASH_LOOP = """
+import logging, os, signal, sys, time
+from edgesplit.local.supervisor import Supervisor, SupervisorPolicy, bind_listener
+
+logging.basicConfig(level="INFO", format="%(created).3f %(message)s", stream=sys.stdout)
+flag = sys.argv[1]
+
+def run_worker(slot):
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    slot.ready()
+    while not (slot.index == 1 and os.path.exists(flag)):  # worker 1 crashes once the flag is set
+        time.sleep(0.02)
+    return 3
+
+policy = SupervisorPolicy(min_backoff=0.2, max_backoff=0.8, stable_after=60)
+sys.exit(Supervisor(bind_listener("127.0.0.1", 0), 2, run_worker, policy).run())
+"""
+
+
+def test_a_crash_loop_is_slowed_down_by_a_doubling_capped_delay(tmp_path: Path) -> None:
+    import re
+    import signal
+    import time
+
+    flag = tmp_path / "crash"
+    log = tmp_path / "supervisor.log"
+    with log.open("w") as out:
+        supervisor = subprocess.Popen([sys.executable, "-c", CRASH_LOOP, str(flag)], stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while "2 workers serving" not in log.read_text():
+            assert time.monotonic() < deadline and supervisor.poll() is None, log.read_text()
+            time.sleep(0.05)
+        flag.touch()
+        while len(re.findall(r"replacing it in", log.read_text())) < 5:
+            assert time.monotonic() < deadline and supervisor.poll() is None, log.read_text()
+            time.sleep(0.05)
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        supervisor.wait(60)
+    text = log.read_text()
+    delays = [
+        float(d)
+        for d in re.findall(r"worker 1 \(pid \d+\) exited with status 3 .* replacing it in ([\d.]+) s", text)
+    ]
+    assert delays[:5] == [0.2, 0.4, 0.8, 0.8, 0.8], text  # doubling, capped: the loop does not spin
+    exits = [float(t) for t in re.findall(r"^([\d.]+) worker 1 \(pid \d+\) exited with status 3", text, re.M)]
+    starts = [float(t) for t in re.findall(r"^([\d.]+) worker 1 started", text, re.M)][1:]
+    for exited, started, delay in zip(exits, starts, delays, strict=False):
+        assert started - exited >= delay - 0.01, text  # each replacement waited its delay at least
+    assert "worker 0" in text and not re.search(r"worker 0 \(pid \d+\) exited with status", text)
+    assert supervisor.returncode is not None  # it stopped (1 if worker 1 was mid-crash then)

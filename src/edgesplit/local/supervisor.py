@@ -181,6 +181,8 @@ class Supervisor:
                 status = self.run_worker(
                     WorkerSlot(index, self.workers, self.sock, ready_w, self.supervisor_pid)
                 )
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             except BaseException:
                 log.exception("worker %d failed", index)
                 status = 70
@@ -218,12 +220,15 @@ class Supervisor:
                 return
             if pid == 0:
                 return
-            child = self._children.pop(pid, None)
+            child = self._children.get(pid)
             if child is None:
                 continue
+            if child.ready_fd >= 0:  # it may have said "ready" before exiting: read that first
+                self._read_ready(pid)
             if child.ready_fd >= 0:
                 self._selector.unregister(child.ready_fd)
                 os.close(child.ready_fd)
+            del self._children[pid]
             code = os.waitstatus_to_exitcode(status)
             if self._stopping or self._starting:
                 log.log(
