@@ -252,6 +252,21 @@ def test_a_config_change_and_sighup_reach_every_worker_and_stop_none(tmp_path: P
         assert proxy.workers() == before  # SIGHUP reloads; it stops no worker
 
 
+def test_workers_join_a_shared_state_as_one_proxy_each(tmp_path: Path) -> None:
+    shared = tmp_path / "shared.sqlite3"
+    with serving(tmp_path, "--state", f"sqlite://{shared}") as proxy:
+        counted = sum(len(visit(proxy.port, n)) for n in range(40))  # one per experiment the visitor is in
+
+        def cluster() -> tuple[int, float]:
+            with sqlite3.connect(shared) as db:
+                proxies = db.execute("SELECT COUNT(*) FROM proxy_reports").fetchone()[0]
+                requests = db.execute("SELECT COALESCE(SUM(requests), 0) FROM variant_counts").fetchone()[0]
+            return int(proxies), float(requests)
+
+        # every worker reports as its own proxy, and every request is counted once in the cluster
+        wait_until(lambda: cluster() == (2, float(counted)), "the cluster's view")
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
 def test_serve_refuses_a_bad_worker_count_before_binding(tmp_path: Path, value: str) -> None:
     (tmp_path / "config.json").write_text(json.dumps(CONFIG))
