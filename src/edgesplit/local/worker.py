@@ -87,9 +87,8 @@ class WorkerService(ProxyService):
             await asyncio.sleep(PUBLISH_INTERVAL)
             try:
                 await asyncio.to_thread(self.metrics.publish)
-                if isinstance(
-                    self.guardrails, GuardrailRunner
-                ):  # the others' view lags by 1 s, not an interval
+                # every second, not every interval: the updater and the status page see every worker
+                if isinstance(self.guardrails, GuardrailRunner):
                     await self.guardrails.flush(self.clock.now())
                 since_sweep += PUBLISH_INTERVAL
                 if self.queue is not None and since_sweep >= SWEEP_INTERVAL:
