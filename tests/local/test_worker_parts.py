@@ -240,3 +240,39 @@ def test_a_crash_loop_is_slowed_down_by_a_doubling_capped_delay(tmp_path: Path) 
         assert started - exited >= delay - 0.01, text  # each replacement waited its delay at least
     assert "worker 0" in text and not re.search(r"worker 0 \(pid \d+\) exited with status", text)
     assert supervisor.returncode is not None  # it stopped (1 if worker 1 was mid-crash then)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["exposure", "conversion"]), st.integers(0, 30)), max_size=60))
+def test_shared_seen_keeps_what_the_process_deduper_keeps(stream: list[tuple[str, int]]) -> None:
+    from edgesplit.local.shared_seen import SharedSeen
+    from edgesplit.queue.delivery import ExposureDeduper
+
+    shared, local = SharedSeen(1 << 16), ExposureDeduper()
+    for kind, n in stream:
+        events = [{"type": kind, "id": f"{kind}-{n}"}]
+        assert shared.fresh(events) == local.fresh(events)
+
+
+def test_shared_seen_is_one_memory_for_forked_processes() -> None:
+    script = """
+import os, sys
+from edgesplit.local.shared_seen import SharedSeen
+seen = SharedSeen(1 << 10)
+pid = os.fork()
+if pid == 0:
+    seen.fresh([{"type": "exposure", "id": "from-the-child"}])
+    os._exit(0)
+os.waitpid(pid, 0)
+print(len(seen.fresh([{"type": "exposure", "id": "from-the-child"}])), len(seen.fresh([{"type": "exposure", "id": "new"}])))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.split() == ["0", "1"]  # what the child saw, the parent does not count again
+
+
+def test_shared_seen_refuses_a_size_that_is_not_a_power_of_two() -> None:
+    from edgesplit.local.shared_seen import SharedSeen
+
+    with pytest.raises(ValueError, match="power of two"):
+        SharedSeen(1000)

@@ -267,6 +267,16 @@ def test_workers_join_a_shared_state_as_one_proxy_each(tmp_path: Path) -> None:
         wait_until(lambda: cluster() == (2, float(counted)), "the cluster's view")
 
 
+def test_a_returning_visitor_is_counted_once_whichever_workers_serve_it(tmp_path: Path) -> None:
+    with serving(tmp_path) as proxy:
+        want = set().union(*(visit(proxy.port, 7) for _ in range(30)))  # one visitor, 30 connections
+        wait_until(lambda: len([n for n in served_by_process(tmp_path).values() if n]) == 2, "both workers")
+    # stopped: every worker has flushed its counts
+    with sqlite3.connect(tmp_path / "queue" / "counts.sqlite3") as db:
+        exposures = db.execute("SELECT COALESCE(SUM(exposures), 0) FROM variant_counts").fetchone()[0]
+    assert exposures == len(want)  # not once per worker that served the visitor
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
 def test_serve_refuses_a_bad_worker_count_before_binding(tmp_path: Path, value: str) -> None:
     (tmp_path / "config.json").write_text(json.dumps(CONFIG))

@@ -9,7 +9,10 @@ A worker is the single-process proxy (``ProxyService``) with four differences:
 - it runs the guardrail update only when it holds the updater lease (``leases.UpdaterLease``);
   every worker flushes its counts into the shared counts database every second, so the updater
   and the status page, whichever worker runs them, see every worker's counts of a second ago;
-- its ``/metrics`` answers for the whole machine (``metrics_board``).
+- its ``/metrics`` answers for the whole machine (``metrics_board``);
+- its memory of recent exposure ids (for the guardrail counts and for the vendor) is shared with
+  the other workers (``shared_seen``), so a returning visitor is counted once whichever worker
+  serves it.
 
 Its in-memory cache, exposure counters and connection limits are its own. SIGHUP re-reads the
 config file at once (the supervisor forwards it to every worker); the file is also polled.
@@ -30,11 +33,13 @@ from aiohttp import web
 
 from ..core import Config, ConfigError, Keyring
 from ..pipeline import Metrics
+from ..queue.delivery import DeliveryOutbox
 from .guardrail_runner import GuardrailRunner
 from .leases import ShardLocks, UpdaterLease
 from .metrics_board import PUBLISH_INTERVAL, MetricsBoard, SharedMetrics
 from .server_limits import LimitedSite
 from .service import ProxyOptions, ProxyService, serve_forever
+from .shared_seen import SharedSeen
 from .supervisor import Supervisor, SupervisorPolicy, WorkerSlot, bind_listener
 
 __all__ = ["METRICS_FILE", "SWEEP_INTERVAL", "WorkerService", "serve_workers"]
@@ -46,7 +51,14 @@ SWEEP_INTERVAL = 5.0
 
 
 class WorkerService(ProxyService):
-    def __init__(self, options: ProxyOptions, config: Config, keyring: Keyring, slot: WorkerSlot) -> None:
+    def __init__(
+        self,
+        options: ProxyOptions,
+        config: Config,
+        keyring: Keyring,
+        slot: WorkerSlot,
+        seen: tuple[SharedSeen, SharedSeen] | None = None,
+    ) -> None:
         self.slot = slot
         self.process_id = f"worker-{slot.index}-pid{os.getpid()}"
         self.board = MetricsBoard(Path(options.queue_dir) / METRICS_FILE)
@@ -59,6 +71,10 @@ class WorkerService(ProxyService):
             self.guardrails.lease = UpdaterLease(
                 self.guardrails.sql, self.process_id, options.guardrail_interval
             )
+        if seen is not None:  # one memory of recent exposures for all workers: counted and sent once
+            self.guardrails.recorder.exposures_seen = seen[0]
+            if isinstance(self.outbox, DeliveryOutbox):
+                self.outbox.deduper = seen[1]
         self._chores: asyncio.Task[None] | None = None
 
     def new_metrics(self) -> Metrics:
@@ -132,6 +148,8 @@ def serve_workers(
     MetricsBoard.fresh(Path(options.queue_dir) / METRICS_FILE).close()
     log.info("edgesplit supervisor on http://%s:%d: starting %d workers", options.host, port, workers)
 
+    seen = (SharedSeen(), SharedSeen())  # the counts' and the outbox's, made before the fork
+
     def run_worker(slot: WorkerSlot) -> int:
         try:
             config, failed = load()
@@ -139,7 +157,7 @@ def serve_workers(
             config, failed = initial
         if failed and not initial[1]:  # the file broke since: start from the one that was good
             config, failed = initial
-        service = WorkerService(options, config, keyring, slot)
+        service = WorkerService(options, config, keyring, slot, seen)
         if failed:
             service.metrics.inc("edgesplit_internal_errors_total", stage="config")
         run(serve_forever(service))
