@@ -101,13 +101,14 @@ class Proxy:
 
 
 @contextmanager
-def stack(tmp: Path) -> Iterator[tuple[ServerThread, int, VendorSimulator, int]]:
+def stack(tmp: Path) -> Iterator[tuple[TestOrigin, int, VendorSimulator, int]]:
+    """The test origin and the vendor simulator, with their ports."""
     (tmp / "config.json").write_text(json.dumps(CONFIG))
     (tmp / "keys.json").write_text(KEYRING_JSON)
     servers = ServerThread()
-    vendor = VendorSimulator()
+    origin, vendor = TestOrigin(), VendorSimulator()
     try:
-        yield servers, servers.start(TestOrigin().app()), vendor, servers.start(vendor.app())
+        yield origin, servers.start(origin.app()), vendor, servers.start(vendor.app())
     finally:
         servers.stop()
 
@@ -192,6 +193,20 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(tmp_path: Path
         assert answered >= 1
         assert all(healthy(proxy.port) for _ in range(20))
         assert re.search(rf"worker \d \(pid {victim}\) exited with status -9", proxy.log())
+
+
+def test_sigterm_lets_a_request_in_flight_finish_then_leaves_no_process(tmp_path: Path) -> None:
+    with stack(tmp_path) as (origin, origin_port, _vendor, _vendor_port):
+        proxy = Proxy(tmp_path, origin_port)
+        url = f"http://127.0.0.1:{proxy.port}/page/in-flight?delay=2"
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(http, url, {"Cookie": "edgesplit_id=in-flight-visitor"})
+            wait_until(lambda: origin.fetches["/page/in-flight"] >= 1, "the request waiting on the origin")
+            code = proxy.stop()  # SIGTERM while the origin is still rendering the page
+            answer = json.loads(pending.result(timeout=DEADLINE))
+    assert code == 0, proxy.log()
+    assert answer["verified"] and answer["fetch"] == 1  # served whole, by a worker that was stopping
+    assert not proxy.workers()
 
 
 def test_one_guardrail_update_per_interval_whichever_worker_runs_it(tmp_path: Path) -> None:
