@@ -309,7 +309,7 @@ def main() -> int:
         serve = subprocess.Popen(
             [str(BIN / "edgesplit"), "serve", "--config", str(config), "--origin", origin, "--port", str(serve_port),
              "--keys", str(keys), "--vendor-url", vendor, "--queue-dir", str(work / "serve-state"),
-             "--log-level", "warning"],
+             "--log-level", "warning", "--workers", "1"],  # one process: its CPU is read from /proc
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

@@ -63,7 +63,8 @@ async def start_proxy(
         "--queue-dir",
         str(directory / "q"),
     ]
-    command += ["--log-level", "warning"] + (["--state", state_url] if state_url else [])
+    command += ["--log-level", "warning", "--workers", "1"]  # one process: its CPU is read from /proc
+    command += ["--state", state_url] if state_url else []
     process = subprocess.Popen(command)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

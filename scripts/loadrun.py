@@ -113,6 +113,10 @@ class DemoStack:
                     str(log_dir / "state"),
                     "--log-level",
                     "warning",
+                    # One process: the event check below counts exposures minus the de-duplicated
+                    # ones, and de-duplication is per worker (docs/workers.md).
+                    "--workers",
+                    "1",
                 ],
                 stdout=self.logs[1],
                 stderr=subprocess.STDOUT,

@@ -200,18 +200,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .core import parse_config
     from .queue.store import Bounds
 
-    config_failed = False
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        if args.strict_config:
-            raise
-        # Fail open: pass every request through untouched until the file is fixed (it is watched).
-        logging.getLogger("edgesplit.serve").error(
-            "config %s unusable, serving without experiments until it is fixed:\n%s", args.config, exc
-        )
-        config = parse_config({"schema_version": 1, "version": "unavailable", "experiments": []})
-        config_failed = True
+    def load_serve_config() -> tuple[Any, bool]:
+        try:
+            return load_config(args.config), False
+        except ConfigError as exc:
+            if args.strict_config:
+                raise
+            # Fail open: pass every request through untouched until the file is fixed (it is watched).
+            logging.getLogger("edgesplit.serve").error(
+                "config %s unusable, serving without experiments until it is fixed:\n%s", args.config, exc
+            )
+            return parse_config({"schema_version": 1, "version": "unavailable", "experiments": []}), True
+
+    config, config_failed = load_serve_config()  # also refuses a bad file before any worker starts
     keyring = _keyring(args.keys)
     vendors = []
     if args.vendors:
@@ -235,8 +236,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         preserve_host=args.preserve_host,
         access_log=args.access_log,
         state_url=args.state or os.environ.get("EDGESPLIT_STATE_URL") or None,
+        guardrail_interval=args.guardrail_interval,
         **security_options(args),
     )
+    if args.workers > 1:
+        from .proxy.worker import serve_workers
+
+        return serve_workers(options, args.workers, (config, config_failed), load_serve_config, keyring, _run)
     service = ProxyService(options, config, keyring)
     if config_failed:
         service.metrics.inc("edgesplit_internal_errors_total", stage="config")
@@ -483,6 +489,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="refuse to start on a missing or invalid config (default: start without "
         "experiments, pass requests through, and pick the file up once it is valid)",
+    )
+    from .proxy.worker_count import default_workers, interval_seconds, worker_count
+
+    serve.add_argument(
+        "--workers",
+        type=worker_count,
+        default=default_workers(),
+        help="proxy processes on the one port, under a supervisor (default: the number of cores, "
+        f"{default_workers()} here; 1: a single process); see docs/workers.md",
+    )
+    serve.add_argument(
+        "--guardrail-interval",
+        type=interval_seconds,
+        default=10.0,
+        help="seconds between guardrail and bandit updates (default 10)",
     )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     serve.set_defaults(run=cmd_serve)

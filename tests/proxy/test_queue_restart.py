@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from serve_processes import free_port, queue_depth, serve_command
 
 from edgesplit import load_config
 from edgesplit.core import assign
@@ -19,14 +17,7 @@ from edgesplit.core.events import exposure_event
 from edgesplit.proxy.vendor_sim import VendorSimulator
 from servers import CONFIG, KEYRING_JSON, ServerThread, TestOrigin
 
-EDGESPLIT = shutil.which("edgesplit", path=os.path.dirname(sys.executable)) or "edgesplit"
 CONFIG_OBJ = load_config(CONFIG)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http(url: str, data: dict | None = None, headers: dict | None = None) -> bytes:
@@ -56,24 +47,12 @@ def start_proxy(port: int, origin: int, vendor: int, tmp: Path) -> subprocess.Po
 
 def _spawn(port: int, origin: int, vendor: int, tmp: Path, log) -> subprocess.Popen[str]:  # noqa: ANN001
     return subprocess.Popen(
-        [
-            EDGESPLIT,
-            "serve",
-            "--config",
-            str(tmp / "config.json"),
-            "--origin",
+        serve_command(
+            tmp,
             f"http://127.0.0.1:{origin}",
-            "--port",
-            str(port),
-            "--keys",
-            str(tmp / "keys.json"),
-            "--vendor-url",
-            f"http://127.0.0.1:{vendor}/batch",
-            "--queue-dir",
-            str(tmp / "queue"),
-            "--queue-shards",
-            "2",
-        ],
+            port,
+            *("--vendor-url", f"http://127.0.0.1:{vendor}/batch", "--queue-shards", "2"),
+        ),
         stdout=subprocess.DEVNULL,
         stderr=log,
         text=True,
@@ -85,17 +64,6 @@ def _healthy(port: int) -> bool:
         return b'"ok"' in http(f"http://127.0.0.1:{port}/__edgesplit/health")
     except OSError:
         return False
-
-
-def queue_depth(tmp: Path) -> int:
-    out = subprocess.run(
-        [EDGESPLIT, "queue", "status", "--queue-dir", str(tmp / "queue")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-    return sum(v["depth"] for shard in json.loads(out).values() for v in shard.values())
 
 
 def test_sigkill_while_draining_then_restart_loses_nothing(tmp_path: Path) -> None:

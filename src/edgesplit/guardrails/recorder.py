@@ -29,10 +29,11 @@ class CountsRecorder:
         self._converters = BoundedSet(max_converters)
         self._pending: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._new_converters: dict[tuple[str, str], list[str]] = defaultdict(list)
-        self._exposures = ExposureDeduper(200_000)
+        self.exposures_seen: Any = ExposureDeduper(200_000)
+        """``fresh(events)``: keeps each exposure id once (``serve --workers`` shares one across workers)."""
 
     def request_done(self, decision: Any, status: int, latency_seconds: float) -> None:
-        for event in self._exposures.fresh(decision.exposures):
+        for event in self.exposures_seen.fresh(decision.exposures):
             self._pending[(event["experiment"], event["variant"])]["exposures"] += 1
         for key, assignment in decision.assignments.items():
             if assignment.in_experiment and assignment.variant is not None:

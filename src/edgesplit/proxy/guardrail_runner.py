@@ -49,6 +49,9 @@ class GuardrailRunner:
         self.interval = interval
         self.rng = rng or random.Random()
         self._task: asyncio.Task[None] | None = None
+        self.lease: Any = None
+        """With several worker processes (``proxy/leases.UpdaterLease``): ``acquire(now) -> bool``;
+        every worker flushes its counts, only the holder plans and applies the update."""
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -75,6 +78,9 @@ class GuardrailRunner:
     async def tick(self) -> Update:
         now = self.clock.now()
         await self.flush(now)
+        if self.lease is not None and not await asyncio.to_thread(self.locked, self.lease.acquire, now):
+            self.metrics.inc("edgesplit_guardrail_updates_skipped_total", reason="another_worker")
+            return Update()
         try:
             prepared = await asyncio.to_thread(
                 self.locked, prepare_update, self._document_text(), self.counts, now, self.rng

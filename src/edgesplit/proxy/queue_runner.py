@@ -107,6 +107,9 @@ class LocalQueue:
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._running: dict[int, asyncio.Task[None]] = {}
         self._stopped = False
+        self.shard_lock: Any = None
+        """With several worker processes (``proxy/leases.ShardLocks``): ``acquire(index) -> bool``
+        and ``release(index)``, so one process at a time drains a shard."""
 
     def _shard(self, events: list[dict[str, Any]]) -> int:
         return shard_for(str(events[0].get("visitor_id", "")), len(self.stores))
@@ -176,6 +179,17 @@ class LocalQueue:
         self._running[index] = asyncio.get_running_loop().create_task(self._drain(index))
 
     async def _drain(self, index: int) -> None:
+        if self.shard_lock is None:
+            await self._drain_shard(index)
+        elif self.shard_lock.acquire(index):
+            try:
+                await self._drain_shard(index)
+            finally:
+                self.shard_lock.release(index)
+        else:  # another worker is draining it: look again when it should be done
+            self._schedule(index, self.clock.now() + self.policy.pace_seconds)
+
+    async def _drain_shard(self, index: int) -> None:
         store = self.stores[index]
 
         async def offload(function: Any, *args: Any) -> Any:
@@ -194,10 +208,25 @@ class LocalQueue:
 
     def start(self) -> None:
         """Resume every persisted alarm (after a restart) and drain what is pending."""
+        self.resume(self.pending_alarms())
+
+    def pending_alarms(self) -> dict[int, float]:
+        """Shards with a persisted alarm or pending events, and when to drain them. Safe in a
+        worker thread: the workers of ``serve --workers`` call it periodically, off the event loop,
+        to pick up shards another worker left behind."""
+        alarms: dict[int, float] = {}
         for index, store in enumerate(self.stores):
-            when = store.alarm_at()
-            if when is not None or store.count():
-                self._schedule(index, when if when is not None else self.clock.now())
+            with self.locks[index]:
+                when = store.alarm_at()
+                if when is not None or store.count():
+                    alarms[index] = when if when is not None else self.clock.now()
+        return alarms
+
+    def resume(self, alarms: Mapping[int, float]) -> None:
+        """Schedule the shards in ``alarms`` that have no timer or drain running here."""
+        for index, when in alarms.items():
+            if index not in self._timers and not (index in self._running and not self._running[index].done()):
+                self._schedule(index, when)
 
     async def stop(self) -> None:
         self._stopped = True

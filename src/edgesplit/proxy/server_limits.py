@@ -19,6 +19,7 @@ option              default  what happens when it is exceeded
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -83,9 +84,18 @@ class _Busy(asyncio.Protocol):
 class LimitedSite(web.TCPSite):
     """A TCP site whose connections get ``_HeaderTimedHandler`` and count against a ceiling."""
 
-    def __init__(self, runner: web.AppRunner, host: str, port: int, limits: ServerLimits) -> None:
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        limits: ServerLimits,
+        sock: socket.socket | None = None,
+    ) -> None:
         super().__init__(runner, host, port, reuse_address=True)
         self.limits = limits
+        self.sock = sock
+        """A listening socket to accept on (the workers of ``serve --workers`` share one)."""
         self.open_connections = 0
         self.refused_connections = 0
 
@@ -111,6 +121,9 @@ class LimitedSite(web.TCPSite):
     async def start(self) -> None:
         await web.BaseSite.start(self)
         loop = asyncio.get_running_loop()
+        if self.sock is not None:
+            self._server = await loop.create_server(self._protocol, sock=self.sock, backlog=self._backlog)
+            return
         self._server = await loop.create_server(
             self._protocol, self._host, self._port, backlog=self._backlog, reuse_address=True
         )

@@ -85,7 +85,7 @@ class ProxyService:
             raise ValueError(problem)
         self.options = options
         self.clock = SystemClock()
-        self.metrics = Metrics()
+        self.metrics = self.new_metrics()
         self.holder = ConfigHolder(config)
         self.background = TaskBackground()
         self.origin = AiohttpOrigin(
@@ -170,6 +170,10 @@ class ProxyService:
         )
         self.runner: web.AppRunner | None = None
         self.port = options.port
+
+    def new_metrics(self) -> Metrics:
+        """This process's metrics (a worker of ``serve --workers`` shares them: proxy/worker.py)."""
+        return Metrics()
 
     def make_app(self) -> web.Application:
         return make_app(self.pipeline, self.options.server_limits)
