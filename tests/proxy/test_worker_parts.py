@@ -242,6 +242,46 @@ def test_a_crash_loop_is_slowed_down_by_a_doubling_capped_delay(tmp_path: Path) 
     assert supervisor.returncode is not None  # it stopped (1 if worker 1 was mid-crash then)
 
 
+SLOW_START = """
+import logging, signal, sys, time
+from edgesplit.proxy.supervisor import Supervisor, SupervisorPolicy, bind_listener
+
+logging.basicConfig(level="INFO", format="%(message)s", stream=sys.stdout)
+
+def run_worker(slot):
+    if slot.index == 0:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        slot.ready()
+    while True:  # worker 1 never gets as far as its SIGTERM handler: the default action kills it
+        time.sleep(0.02)
+
+sys.exit(Supervisor(bind_listener("127.0.0.1", 0), 2, run_worker, SupervisorPolicy(start_timeout=120)).run())
+"""
+
+
+def test_a_worker_stopped_before_it_was_ready_is_a_clean_stop(tmp_path: Path) -> None:
+    """SIGTERM reaching a worker that has not yet put in its handler (a replacement just forked)
+    ends it with -15: that is the stop the supervisor asked for, not a failure (status 0)."""
+    import re
+    import signal
+    import time
+
+    log = tmp_path / "supervisor.log"
+    with log.open("w") as out:
+        supervisor = subprocess.Popen([sys.executable, "-c", SLOW_START], stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while not ("worker 0 ready" in (text := log.read_text()) and "worker 1 started" in text):
+            assert time.monotonic() < deadline and supervisor.poll() is None, text
+            time.sleep(0.05)
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        code = supervisor.wait(60)
+    text = log.read_text()
+    assert re.search(r"worker 1 exited \(pid \d+, status -15\)", text), text
+    assert code == 0, text
+
+
 @given(st.lists(st.tuples(st.sampled_from(["exposure", "conversion"]), st.integers(0, 30)), max_size=60))
 def test_shared_seen_keeps_what_the_process_deduper_keeps(stream: list[tuple[str, int]]) -> None:
     from edgesplit.proxy.shared_seen import SharedSeen

@@ -231,14 +231,17 @@ class Supervisor:
             del self._children[pid]
             code = os.waitstatus_to_exitcode(status)
             if self._stopping or self._starting:
+                # A worker forked just before the stop dies of our SIGTERM's default action
+                # before its handler is in: that is the stop we asked for, not a failure.
+                asked = self._stopping and not child.ready and code == -signal.SIGTERM
                 log.log(
-                    logging.INFO if code == 0 else logging.ERROR,
+                    logging.INFO if code == 0 or asked else logging.ERROR,
                     "worker %d exited (pid %d, status %d)",
                     child.index,
                     pid,
                     code,
                 )
-                if code != 0:
+                if code != 0 and not asked:
                     self._failed = True
                 continue
             self._replace(child, code)
