@@ -181,12 +181,23 @@ class DurableObjectNamespace {
   }
 }
 
+// An ExecutionContext belongs to one request: once its response is sent and its waitUntil work
+// is done, workerd has torn its I/O context down, and waitUntil on it throws. Such calls (work
+// deferred under another request's context) are counted in /__miniworkerd/violations.
+const violations = { late_wait_until: 0 };
 class ExecutionContext {
-  constructor() { this.passThrough = false; }
+  constructor() { this.passThrough = false; this.pending = new Set(); this.finished = false; }
   waitUntil(promise) {
     if (promise?.type !== undefined) throw new TypeError("waitUntil needs a Promise (unpatched context got a Python object)");
-    tracked.add(promise); Promise.resolve(promise).catch((e) => console.error("waitUntil failed:", e)).finally(() => tracked.delete(promise)); }
+    if (this.finished) {
+      violations.late_wait_until += 1;
+      throw new Error("waitUntil() on the context of a request that has finished");
+    }
+    const kept = Promise.resolve(promise).catch((e) => console.error("waitUntil failed:", e));
+    tracked.add(promise); this.pending.add(kept);
+    kept.finally(() => { tracked.delete(promise); this.pending.delete(kept); }); }
   passThroughOnException() { this.passThrough = true; }
+  async finish() { while (this.pending.size) await Promise.allSettled([...this.pending]); this.finished = true; }
 }
 
 const tracked = new Set();
@@ -251,6 +262,7 @@ async function controls(req, url, body) {
   const route = url.pathname.slice("/__miniworkerd".length);
   if (route === "/exports") return { exports: entryNames };
   if (route === "/settle") { await settle(); return { settled: true }; }
+  if (route === "/violations") { await settle(); return violations; }
   if (route === "/queue") {
     await settle();
     const shards = {};
@@ -312,6 +324,7 @@ const server = http.createServer(async (req, res) => {
     const cookies = response.headers.getSetCookie();
     if (cookies.length) outHeaders["set-cookie"] = cookies;
     res.writeHead(response.status, outHeaders);
+    res.on("close", () => ctx.finish());
     if (response.body && req.method !== "HEAD") Readable.fromWeb(response.body).pipe(res);
     else res.end();
   } catch (error) {

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import js
 from pyodide.ffi import JsException, to_js
 from workers import Response
 
-from ..pipeline import Headers, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
+from ..pipeline import BackgroundPort, Headers, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
 from ..queue.sharding import shard_for, shard_name
 from ..vendors import SendResult, VendorRequest, retry_after_seconds
 
@@ -29,7 +29,6 @@ __all__ = [
     "EdgeCache",
     "FetchOrigin",
     "FetchSender",
-    "WaitUntilBackground",
     "headers_from_js",
     "to_proxy_request",
     "to_workers_response",
@@ -103,17 +102,6 @@ def to_workers_response(response: ProxyResponse) -> Response:
     return Response(body, status=response.status, headers=response.headers.items())
 
 
-class WaitUntilBackground:
-    """``defer`` hands work to ``ctx.waitUntil`` so it finishes after the response is sent."""
-
-    def __init__(self, ctx: Any) -> None:
-        self.ctx = ctx
-
-    def defer(self, work: Awaitable[Any]) -> None:
-        # The SDK patches ctx.waitUntil to take Python coroutines as well as JS promises.
-        self.ctx.waitUntil(work)
-
-
 class FetchOrigin:
     """The origin through the runtime's own ``fetch``: bodies stay JS streams end to end."""
 
@@ -159,7 +147,7 @@ class EdgeCache:
     the origin's own Cache-Control travels beside it and is restored on a hit."""
 
     def __init__(
-        self, background: WaitUntilBackground, on_error: Callable[[str, BaseException], None] | None = None
+        self, background: BackgroundPort, on_error: Callable[[str, BaseException], None] | None = None
     ) -> None:
         self.background = background
         self.on_error = on_error
