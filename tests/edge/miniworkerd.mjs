@@ -247,7 +247,7 @@ if (args.config) await kv.put("config.json", fs.readFileSync(args.config, "utf8"
 const queue = new DurableObjectNamespace("QueueShard");
 const counters = new DurableObjectNamespace("Counters");
 globalThis._miniworkerd_queue = queue;
-const env = {
+let env = {
   EDGESPLIT_CONFIG: kv, QUEUE: queue, COUNTERS: counters, EDGESPLIT_CONFIG_KEY: "config.json", EDGESPLIT_CONFIG_TTL: "1",
   EDGESPLIT_QUEUE_SHARDS: "4", EDGESPLIT_ORIGIN_TIMEOUT: "1",
   ...(args.origin ? { EDGESPLIT_ORIGIN: args.origin } : {}),
@@ -279,7 +279,11 @@ async function controls(req, url, body) {
     part.failing = url.searchParams.get("on") === "1";
     return { failing: part.failing };
   }
-  if (route === "/env") { env[url.searchParams.get("name")] = url.searchParams.get("value"); return { ok: true }; }
+  if (route === "/env") {  // a new deployment's variables: workerd hands isolates a new env object
+    env = { ...env, [url.searchParams.get("name")]: url.searchParams.get("value") };
+    globalThis._miniworkerd_env = env;
+    return { ok: true };
+  }
   if (route === "/scheduled") {
     await settle();  // counts sent by earlier requests' waitUntil arrive first
     const ctx = new ExecutionContext();

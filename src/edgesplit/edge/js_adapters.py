@@ -50,10 +50,8 @@ def headers_from_js(js_headers: Any) -> Headers:
 
 
 def js_headers(headers: Headers) -> Any:
-    result = js.Headers.new()
-    for name, value in headers:
-        result.append(name, value)
-    return result
+    # One conversion of the whole list, not one JS call per header (each crossing costs).
+    return js.Headers.new(to_js([[name, value] for name, value in headers]))
 
 
 def _platform(js_request: Any) -> dict[str, Any]:
@@ -98,8 +96,15 @@ def to_proxy_request(request: Any) -> ProxyRequest:
 
 
 def to_workers_response(response: ProxyResponse) -> Response:
+    """The SDK's Response around a JS Response built with one conversion of status and headers
+    (repeated Set-Cookie kept): the SDK's own keyword form costs several JS calls per header."""
     body = None if response.status in (101, 204, 205, 304) else response.body
-    return Response(body, status=response.status, headers=response.headers.items())
+    if isinstance(body, (bytes, bytearray)):
+        body = to_js(bytes(body))
+    init = _js_object(
+        {"status": response.status, "headers": [[name, value] for name, value in response.headers]}
+    )
+    return Response(js.Response.new(body, init))
 
 
 class FetchOrigin:

@@ -15,11 +15,11 @@ Bindings and variables (wrangler.toml):
 - ``EDGESPLIT_VENDOR_URL`` (var) and/or ``EDGESPLIT_VENDORS`` (secret, JSON list of vendor
   specs): where events go, directly and from the queue.
 
-Every variable is read by ``EdgeSettings.from_env`` (edge/settings.py, defaults in
-edgesplit/defaults.py). State lives per isolate and is built on the first request, never at
-import: no entropy, env reads or JS objects at module level. The pipeline is built once per
-isolate and rebuilt only when the settings (variables, secrets) or the config holder change;
-what belongs to one request (``ctx.waitUntil``) reaches it through ``request_scope``.
+Every variable is read and checked by ``edge/settings.py`` (defaults: edgesplit/defaults.py).
+State lives per isolate and is built on the first request, never at import: no entropy, env
+reads or JS objects at module level. The pipeline is built once per isolate and rebuilt only
+when the settings (variables, secrets) or the config holder change; what belongs to one
+request (``ctx.waitUntil``) reaches it through ``request_scope``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from .status_source import EdgeStatusSource, counters_stub
 __all__ = ["handle_fetch", "handle_scheduled"]
 
 log = logging.getLogger("edgesplit.edge")
+BINDINGS = ("EDGESPLIT_CONFIG", "QUEUE", "COUNTERS")
 
 
 class _IsolateState:
@@ -66,6 +67,8 @@ class _IsolateState:
         self.config_source: EdgeConfigSource | None = None
         self.values: Values | None = None
         self.settings: EdgeSettings | SettingsError | None = None
+        self.env_seen: Any = None
+        self.bindings: dict[str, Any] = {}
         self.breakers: dict[str, Breaker] = {}
         self.deduper = ExposureDeduper(50_000)
         self.recorder = CountsRecorder()
@@ -78,24 +81,34 @@ class _IsolateState:
         self.pipeline_inputs: tuple[EdgeSettings, Any] | None = None
 
     def settings_for(self, env: Any) -> EdgeSettings:
-        """The settings in ``env``, parsed again only when a variable changed (SettingsError
-        when one is bad, every time, so every request passes through)."""
+        """The settings in ``env`` (SettingsError when one is bad, every time, so every request
+        passes through). Read again only when workerd hands over another env object: its
+        variables are fixed for the isolate's life (a change is a new deployment), and each read
+        through the SDK's wrapper costs a few JS calls per variable."""
+        seen = getattr(env, "_env", None)  # workerd's env behind the SDK's per-request wrapper
+        if seen is None or self.env_seen is None or not bool(seen == self.env_seen):
+            self._read(env)
+            self.env_seen = seen
+        if isinstance(self.settings, SettingsError):
+            raise self.settings
+        assert self.settings is not None
+        return self.settings
+
+    def _read(self, env: Any) -> None:
         values = read_values(env)
-        if values != self.values or self.settings is None:
+        if values != self.values or self.settings is None:  # parsed again only when changed
             try:
                 self.settings = EdgeSettings.from_values(values)
             except SettingsError as exc:
                 self.settings = exc
             self.values = values
-        if isinstance(self.settings, SettingsError):
-            raise self.settings
-        return self.settings
+        self.bindings = {name: getattr(env, name, None) for name in BINDINGS}
 
-    def pipeline_for(self, settings: EdgeSettings, holder: Any, env: Any) -> Pipeline:
+    def pipeline_for(self, settings: EdgeSettings, holder: Any) -> Pipeline:
         """One pipeline per isolate; a new one when the settings or the config holder change."""
         inputs = self.pipeline_inputs
         if self.pipeline is None or inputs is None or inputs[0] is not settings or inputs[1] is not holder:
-            self.pipeline = _build_pipeline(self, settings, holder, env)
+            self.pipeline = _build_pipeline(self, settings, holder)
             self.pipeline_inputs = (settings, holder)
         return self.pipeline
 
@@ -116,11 +129,11 @@ def _state() -> _IsolateState:
     return _STATE
 
 
-async def _config(state: _IsolateState, env: Any, settings: EdgeSettings) -> Any:
+async def _config(state: _IsolateState, settings: EdgeSettings) -> Any:
     if state.config_source is None:
         state.config_source = EdgeConfigSource(settings.config_ttl_seconds, state.metrics)
     state.config_source.ttl_seconds = settings.config_ttl_seconds
-    kv = getattr(env, "EDGESPLIT_CONFIG", None)
+    kv = state.bindings.get("EDGESPLIT_CONFIG")
     key = settings.config_key
 
     async def read() -> str | None:
@@ -132,12 +145,12 @@ async def _config(state: _IsolateState, env: Any, settings: EdgeSettings) -> Any
     return await state.config_source.current(time.time(), read, settings.config_json)
 
 
-def _build_pipeline(state: _IsolateState, settings: EdgeSettings, holder: Any, env: Any) -> Pipeline:
+def _build_pipeline(state: _IsolateState, settings: EdgeSettings, holder: Any) -> Pipeline:
     """Everything here outlives the request: the bindings (``QUEUE``, ``COUNTERS``) are the
     isolate's, and work for later goes through ``state.background`` to the current request."""
     assert settings.keyring is not None
     background = state.background
-    counters = getattr(env, "COUNTERS", None)
+    queue, counters = state.bindings["QUEUE"], state.bindings["COUNTERS"]
     return Pipeline(
         config=holder,
         keyring=settings.keyring,
@@ -145,7 +158,7 @@ def _build_pipeline(state: _IsolateState, settings: EdgeSettings, holder: Any, e
         outbox=DeliveryOutbox(
             settings.vendors,
             FetchSender(defaults.DIRECT_SEND_TIMEOUT_SECONDS),
-            DurableObjectQueue(env.QUEUE, settings.queue_shards),
+            DurableObjectQueue(queue, settings.queue_shards),
             background,
             SystemClock(),
             state.metrics,
@@ -160,7 +173,7 @@ def _build_pipeline(state: _IsolateState, settings: EdgeSettings, holder: Any, e
         metrics=state.metrics,
         admin_token=settings.admin_token,
         observer=state.recorder if counters is not None else None,
-        status=EdgeStatusSource(counters, env.QUEUE, settings.queue_shards, state.recorder)
+        status=EdgeStatusSource(counters, queue, settings.queue_shards, state.recorder)
         if counters is not None
         else None,
         fail_open=state.fail_open,
@@ -193,7 +206,7 @@ async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
     with bound(ctx):
         try:
             settings = state.settings_for(env)
-            holder = await _config(state, env, settings)
+            holder = await _config(state, settings)
             if settings.keyring is None:
                 raise KeyringError(
                     "the EDGESPLIT_KEYS secret is not set (wrangler secret put EDGESPLIT_KEYS)"
@@ -202,8 +215,8 @@ async def handle_fetch(request: Any, env: Any, ctx: Any) -> Any:
                 raise RuntimeError("no configuration: set EDGESPLIT_CONFIG (KV) or EDGESPLIT_CONFIG_JSON")
         except Exception as exc:  # noqa: BLE001 - serve the origin rather than an error page
             return to_workers_response(await _pass_through(state, proxy_request, exc))
-        response = await state.pipeline_for(settings, holder, env).handle(proxy_request)
-        counters = getattr(env, "COUNTERS", None)
+        response = await state.pipeline_for(settings, holder).handle(proxy_request)
+        counters = state.bindings["COUNTERS"]
         rows = _counts_rows(state, time.time()) if counters is not None else []
         if rows:
             state.background.defer(_send_counts(state, counters_stub(counters), rows))
@@ -238,7 +251,7 @@ async def handle_scheduled(env: Any) -> dict[str, Any]:
     """Cron: refresh the config and make sure every queue shard's alarm is armed."""
     state = _state()
     settings = state.settings_for(env)
-    holder = await _config(state, env, settings)
+    holder = await _config(state, settings)
     namespace = env.QUEUE
     depths = []
     for index in range(settings.queue_shards):
