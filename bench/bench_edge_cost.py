@@ -60,7 +60,7 @@ def dry_run(outdir: Path) -> None:
     )
 
 
-def measure(dist: Path, work: Path, count: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+def start(dist: Path, work: Path, count: int, args: argparse.Namespace) -> subprocess.Popen[str]:
     (work / f"config-{count}.json").write_text(json.dumps(config(count)))
     (work / "keys.json").write_text(KEYS)
     command = [
@@ -83,12 +83,16 @@ def measure(dist: Path, work: Path, count: int, args: argparse.Namespace) -> lis
         command += ["--profile", args.profile]
     if args.only:
         command += ["--only", args.only]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    if result.returncode != 0:
-        raise SystemExit(result.stderr[-3000:])
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen[str], args: argparse.Namespace) -> list[dict[str, Any]]:
+    stdout, stderr = process.communicate(timeout=1800)
+    if process.returncode != 0:
+        raise SystemExit(stderr[-3000:])
     if args.profile:
-        print(result.stderr)
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        print(stderr)
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
 def main() -> None:
@@ -103,7 +107,8 @@ def main() -> None:
     parser.add_argument(
         "--baseline",
         type=Path,
-        help="another dry-run bundle (e.g. main's) measured in the same run, alternating",
+        help="another dry-run bundle (e.g. main's) measured at the same time, in a process of its own, "
+        "so that both see the same load on a shared machine",
     )
     parser.add_argument("--profile", help="print cProfile's top functions for this scenario")
     args = parser.parse_args()
@@ -127,8 +132,9 @@ def main() -> None:
         bundles.append(("this", dist))
         means: dict[tuple[str, int, str], int] = {}
         for count in args.experiments:
-            for label, bundle in bundles:
-                for row in measure(bundle, work, count, args):
+            running = [(label, start(bundle, work, count, args)) for label, bundle in bundles]
+            for label, process in running:
+                for row in finish(process, args):
                     _print_row(label, count, row)
                     if "scenario" in row:
                         means[label, count, row["scenario"]] = row["mean_us"]

@@ -22,10 +22,9 @@
 //        --keys FILE [--requests 300] [--warmup 100] [--only SCENARIO] [--profile SCENARIO]
 //
 // Prints one JSON object per scenario.
-import path from "node:path";
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { loadPyodide } from "pyodide";
+import { loadBundledWorker } from "../tests/edge/load_worker.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -101,32 +100,14 @@ class Context {
   async done() { while (this.pending.length) await Promise.all(this.pending.splice(0)); }
 }
 class Base { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }
-globalThis._miniworkerd = {  // what tests/edge/stand_ins expect from workerd
-  workersModule: { WorkerEntrypoint: Base, DurableObject: Base, RpcTarget: class {}, WorkflowEntrypoint: class {} },
-  doAnImport: async (name) => { throw new Error(`no module ${name}`); },
-  patchWaitUntil(ctx) {
-    const original = ctx.waitUntil.bind(ctx);
-    ctx.waitUntil = (work) => {
-      if (work && typeof work.copy === "function" && work.type !== undefined) {
-        const kept = work.copy();
-        original(Promise.resolve(kept).finally(() => kept.destroy()));
-      } else original(work);
-    };
+const { pyodide, bridge, entry } = await loadBundledWorker({
+  dist: args.dist,
+  standIns: args["stand-ins"],
+  harness: {
+    workersModule: { WorkerEntrypoint: Base, DurableObject: Base, RpcTarget: class {}, WorkflowEntrypoint: class {} },
+    doAnImport: async (name) => { throw new Error(`no module ${name}`); },
   },
-};
-
-const pyodide = await loadPyodide();
-for (const [host, mountPoint] of [[args.dist, "/session/metadata"], [args["stand-ins"], "/session/stand_ins"]]) {
-  pyodide.FS.mkdirTree(mountPoint);
-  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: path.resolve(host) }, mountPoint);
-}
-pyodide.runPython(`
-import sys
-sys.path[:0] = ["/session/metadata", "/session/metadata/python_modules", "/session/stand_ins"]
-sys.dont_write_bytecode = True
-`);
-const bridge = pyodide.pyimport("_miniworkerd_bridge");
-const entry = bridge.import_entry_with_entropy_forbidden("entry");
+});
 
 const configText = fs.readFileSync(args.config, "utf8");
 const counters = { get: () => ({ add: async () => ({ rows: 0 }), status: async () => ({}) }), idFromName: (n) => n };

@@ -18,12 +18,11 @@
 //
 // Prints "READY <port>" when listening. /__miniworkerd/* are the test controls.
 import http from "node:http";
-import path from "node:path";
 import fs from "node:fs";
 import { Readable } from "node:stream";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import { loadPyodide } from "pyodide";
+import { loadBundledWorker } from "./load_worker.mjs";
 import { HTMLRewriter } from "./html_rewriter_shim.mjs";
 
 const { values: args } = parseArgs({
@@ -210,36 +209,15 @@ class WorkerEntrypoint { constructor(ctx, env) { this.ctx = ctx; this.env = env;
 class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }
 class RpcTarget {}
 class WorkflowEntrypoint {}
-globalThis._miniworkerd = {
-  workersModule: { WorkerEntrypoint, DurableObject, RpcTarget, WorkflowEntrypoint, env: {}, waitUntil: (p) => tracked.add(p) },
-  doAnImport: async (name) => { throw new Error(`module ${name} is not available in miniworkerd`); },
-  // Like workerd's: a Python awaitable handed to waitUntil is kept alive and awaited. The
-  // argument is a borrowed proxy that dies when the call returns, so it is copied first.
-  patchWaitUntil(ctx) {
-    const original = ctx.waitUntil.bind(ctx);
-    ctx.waitUntil = (work) => {
-      if (work && typeof work.copy === "function" && work.type !== undefined) {
-        const kept = work.copy();
-        original(Promise.resolve(kept).finally(() => kept.destroy()));
-      } else {
-        original(work);
-      }
-    };
+const { pyodide, bridge, entry } = await loadBundledWorker({
+  dist: args.dist,
+  standIns: args["stand-ins"],
+  harness: {
+    workersModule: { WorkerEntrypoint, DurableObject, RpcTarget, WorkflowEntrypoint, env: {}, waitUntil: (p) => tracked.add(p) },
+    doAnImport: async (name) => { throw new Error(`module ${name} is not available in miniworkerd`); },
   },
-};
-
-const pyodide = await loadPyodide({ stdout: (s) => console.error(s), stderr: (s) => console.error(s) });
-for (const [host, mountPoint] of [[args.dist, "/session/metadata"], [args["stand-ins"], "/session/stand_ins"]]) {
-  pyodide.FS.mkdirTree(mountPoint);
-  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: path.resolve(host) }, mountPoint);
-}
-pyodide.runPython(`
-import sys
-sys.path[:0] = ["/session/metadata", "/session/metadata/python_modules", "/session/stand_ins"]
-sys.dont_write_bytecode = True
-`);
-const bridge = pyodide.pyimport("_miniworkerd_bridge");
-const entry = bridge.import_entry_with_entropy_forbidden("entry");  // every edge module, no entropy
+  pyodideOptions: { stdout: (s) => console.error(s), stderr: (s) => console.error(s) },
+});
 const entryNames = pyodide.runPython("import entry; sorted(getattr(entry, '__all__', []))").toJs();
 
 const kv = new KvNamespace();
@@ -282,6 +260,9 @@ async function controls(req, url, body) {
   if (route === "/env") {  // a new deployment's variables: workerd hands isolates a new env object
     env = { ...env, [url.searchParams.get("name")]: url.searchParams.get("value") };
     globalThis._miniworkerd_env = env;
+    for (const namespace of [queue, counters]) {  // and restarts Durable Objects (storage stays)
+      for (const live of namespace.objects.values()) live.py = undefined;
+    }
     return { ok: true };
   }
   if (route === "/scheduled") {
