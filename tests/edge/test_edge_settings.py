@@ -1,5 +1,5 @@
 """EdgeSettings: every Worker variable parsed, bad values refused by name, secrets never echoed.
-Plain Python: runs on CPython (the Worker tests run it again inside Pyodide)."""
+Plain Python, run here on CPython; the bundled Worker's tests (test_worker_isolate.py) use it under Pyodide."""
 
 from __future__ import annotations
 

@@ -272,7 +272,7 @@ def _vendors(specs: str | None, webhook_url: str | None) -> dict[str, Any]:
     return adapters
 
 
-def _as_number(value: Value, kind: type) -> float | int | None:
+def _as_number(value: Value, kind: Callable[[str], float]) -> float | int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -280,7 +280,7 @@ def _as_number(value: Value, kind: type) -> float | int | None:
     if not value.isascii():  # int() would take other scripts' digits
         return None
     try:
-        return kind(value.strip())  # type: ignore[no-any-return]
+        return kind(value.strip())
     except (ValueError, OverflowError):
         return None
 
