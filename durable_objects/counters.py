@@ -14,6 +14,7 @@ from typing import Any
 from workers import DurableObject
 
 from edgesplit.core import ConfigError
+from edgesplit.edge.settings import EdgeSettings
 from edgesplit.guardrails.counts import CountsStore
 from edgesplit.guardrails.updater import prepare_update, record_update
 from edgesplit.status import read_counts
@@ -51,7 +52,7 @@ class Counters(DurableObject):
     async def update(self) -> dict[str, Any]:
         """RPC from the cron: pause harmful experiments and move bandit weights, through KV."""
         kv = getattr(self.env, "EDGESPLIT_CONFIG", None)
-        key = getattr(self.env, "EDGESPLIT_CONFIG_KEY", None) or "config.json"
+        key = EdgeSettings.from_env(self.env).config_key
         if kv is None:
             return {"skipped": "no EDGESPLIT_CONFIG namespace"}
         text = await kv.get(key)

@@ -13,9 +13,9 @@ from typing import Any
 from workers import DurableObject
 
 from edgesplit.edge.js_adapters import FetchSender
-from edgesplit.queue.drain import DrainPolicy, drain_shard
-from edgesplit.queue.store import Bounds, QueueStore
-from edgesplit.vendors import adapters_from_settings
+from edgesplit.edge.settings import EdgeSettings
+from edgesplit.queue.drain import drain_shard
+from edgesplit.queue.store import QueueStore
 
 from .storage_sql import StorageSql
 
@@ -24,35 +24,20 @@ __all__ = ["QueueShard"]
 FIRST_DRAIN_DELAY_SECONDS = 1.0
 
 
-def _var(env: Any, name: str) -> str | None:
-    value = getattr(env, name, None)
-    return value if isinstance(value, str) and value else None
-
-
-def _number(env: Any, name: str, default: float) -> float:
-    value = _var(env, name)
-    return float(value) if value is not None else default
-
-
 class QueueShard(DurableObject):
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
         self.store = QueueStore(StorageSql(ctx.storage.sql))
+        self._settings: EdgeSettings | None = None
 
-    def _policy(self) -> DrainPolicy:
-        env = self.env
-        bounds = Bounds(
-            max_events=int(_number(env, "EDGESPLIT_QUEUE_MAX_EVENTS", 100_000)),
-            max_bytes=int(_number(env, "EDGESPLIT_QUEUE_MAX_BYTES", 64 * 1024 * 1024)),
-            max_age_seconds=_number(env, "EDGESPLIT_QUEUE_MAX_AGE", 7 * 86_400),
-            drop=_var(env, "EDGESPLIT_QUEUE_DROP") or "oldest",
-        )
-        return DrainPolicy(
-            batches_per_run=int(_number(env, "EDGESPLIT_DRAIN_BATCHES", 10)),
-            pace_seconds=_number(env, "EDGESPLIT_DRAIN_PACE", 1.0),
-            base_backoff_seconds=_number(env, "EDGESPLIT_DRAIN_BACKOFF", 1.0),
-            bounds=bounds,
-        )
+    @property
+    def settings(self) -> EdgeSettings:
+        """The Worker's variables (bounds, drain pace, vendors), read on first use. A bad one
+        raises SettingsError: the events stay where they are (an alarm is retried, the cron
+        re-arms it) rather than being handled under settings nobody asked for."""
+        if self._settings is None:
+            self._settings = EdgeSettings.from_env(self.env)
+        return self._settings
 
     async def _arm(self, when_seconds: float) -> None:
         current = await self.ctx.storage.getAlarm()
@@ -61,7 +46,7 @@ class QueueShard(DurableObject):
 
     async def enqueue(self, vendor: str, events: list[dict[str, Any]]) -> dict[str, int]:
         """RPC: keep these events until the vendor has them (bounded; drops are counted)."""
-        result = self.store.enqueue(vendor, events, time.time(), self._policy().bounds)
+        result = self.store.enqueue(vendor, events, time.time(), self.settings.queue_bounds)
         await self._arm(time.time() + FIRST_DRAIN_DELAY_SECONDS)
         return {"added": result.added, "duplicates": result.duplicates, "dropped": result.dropped}
 
@@ -89,12 +74,14 @@ class QueueShard(DurableObject):
         return {"replayed": moved}
 
     async def alarm(self, info: Any = None) -> None:
-        adapters = adapters_from_settings(
-            _var(self.env, "EDGESPLIT_VENDORS"), _var(self.env, "EDGESPLIT_VENDOR_URL")
-        )
-        timeout = _number(self.env, "EDGESPLIT_DRAIN_TIMEOUT", 10.0)
+        settings = self.settings
         next_at = await drain_shard(
-            self.store, adapters, FetchSender(timeout), time.time(), random.Random(), self._policy()
+            self.store,
+            settings.vendors,
+            FetchSender(settings.drain_timeout_seconds),
+            time.time(),
+            random.Random(),
+            settings.drain,
         )
         if next_at is not None:
             await self.ctx.storage.setAlarm(next_at * 1000)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import ConfigError, KeyringError, load_config, load_keyring
-from .core import DecisionClaims, Manifest, ManifestBook, assign, sign_token, verify_token
+from .core import DecisionClaims, Manifest, ManifestBook, assign, defaults, sign_token, verify_token
 from .core.b64 import b64url_encode
 from .nginx.cli import add_nginx_commands
 
@@ -436,33 +436,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--queue-dir",
-        default="edgesplit-queue",
-        help="folder of the durable event queue's SQLite shards (default ./edgesplit-queue)",
-    )
-    serve.add_argument("--queue-shards", type=int, default=4, help="queue shards (default 4)")
-    serve.add_argument(
-        "--queue-max-events", type=int, default=100_000, help="per shard and vendor (default 100000)"
+        default=defaults.QUEUE_DIR,
+        help=f"folder of the durable event queue's SQLite shards (default ./{defaults.QUEUE_DIR})",
     )
     serve.add_argument(
-        "--queue-max-bytes", type=int, default=64 * 1024 * 1024, help="per shard and vendor (64 MiB)"
+        "--queue-shards",
+        type=int,
+        default=defaults.LOCAL_QUEUE_SHARDS,
+        help=f"queue shards (default {defaults.LOCAL_QUEUE_SHARDS})",
+    )
+    serve.add_argument(
+        "--queue-max-events",
+        type=int,
+        default=defaults.QUEUE_MAX_EVENTS,
+        help=f"per shard and vendor (default {defaults.QUEUE_MAX_EVENTS})",
+    )
+    serve.add_argument(
+        "--queue-max-bytes",
+        type=int,
+        default=defaults.QUEUE_MAX_BYTES,
+        help=f"per shard and vendor (default {defaults.QUEUE_MAX_BYTES >> 20} MiB)",
     )
     serve.add_argument(
         "--queue-max-age",
         type=float,
-        default=7 * 86_400,
-        help="seconds an event may wait before it is dropped, counted (default 7 days)",
+        default=defaults.QUEUE_MAX_AGE_SECONDS,
+        help="seconds an event may wait before it is dropped, counted "
+        f"(default {defaults.QUEUE_MAX_AGE_SECONDS / 86_400:g} days)",
     )
     serve.add_argument(
         "--drop-policy",
-        choices=("oldest", "newest"),
-        default="oldest",
+        choices=defaults.QUEUE_DROP_POLICIES,
+        default=defaults.QUEUE_DROP,
         help="beyond the bounds: drop the oldest pending events, or refuse the newest (default oldest)",
     )
     serve.add_argument(
         "--origin-timeout",
         type=float,
-        default=30.0,
-        help="seconds to wait for the origin's response and between body reads; then 504 (default 30)",
+        default=defaults.ORIGIN_TIMEOUT_SECONDS,
+        help="seconds to wait for the origin's response and between body reads; then 504 "
+        f"(default {defaults.ORIGIN_TIMEOUT_SECONDS:g})",
     )
     serve.add_argument(
         "--connect-timeout",
@@ -531,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("replay", cmd_queue_replay, "queue dead letters again (after fixing the cause)"),
     ):
         action = queue_sub.add_parser(name, help=text)
-        action.add_argument("--queue-dir", default="edgesplit-queue")
+        action.add_argument("--queue-dir", default=defaults.QUEUE_DIR)
         if name != "status":
             action.add_argument("--vendor", help="only this vendor (default: all)")
         if name == "dead":
@@ -543,7 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--config", required=True)
     status.add_argument(
-        "--state-dir", default="edgesplit-queue", help="the proxy's --queue-dir (default ./edgesplit-queue)"
+        "--state-dir",
+        default=defaults.QUEUE_DIR,
+        help=f"the proxy's --queue-dir (default ./{defaults.QUEUE_DIR})",
     )
     status.add_argument("--state", help="the proxies' shared state, redis://... (instead of --state-dir)")
     status.set_defaults(run=cmd_status)
@@ -555,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("key")
     resume.add_argument("--config", required=True)
-    resume.add_argument("--state-dir", default="edgesplit-queue")
+    resume.add_argument("--state-dir", default=defaults.QUEUE_DIR)
     resume.set_defaults(run=cmd_experiment_resume)
 
     config = sub.add_parser("config", help="the config document shared by several proxies (--state)")

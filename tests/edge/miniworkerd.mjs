@@ -18,12 +18,11 @@
 //
 // Prints "READY <port>" when listening. /__miniworkerd/* are the test controls.
 import http from "node:http";
-import path from "node:path";
 import fs from "node:fs";
 import { Readable } from "node:stream";
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import { loadPyodide } from "pyodide";
+import { loadBundledWorker } from "./load_worker.mjs";
 import { HTMLRewriter } from "./html_rewriter_shim.mjs";
 
 const { values: args } = parseArgs({
@@ -181,12 +180,23 @@ class DurableObjectNamespace {
   }
 }
 
+// An ExecutionContext belongs to one request: once its response is sent and its waitUntil work
+// is done, workerd has torn its I/O context down, and waitUntil on it throws. Such calls (work
+// deferred under another request's context) are counted in /__miniworkerd/violations.
+const violations = { late_wait_until: 0 };
 class ExecutionContext {
-  constructor() { this.passThrough = false; }
+  constructor() { this.passThrough = false; this.pending = new Set(); this.finished = false; }
   waitUntil(promise) {
     if (promise?.type !== undefined) throw new TypeError("waitUntil needs a Promise (unpatched context got a Python object)");
-    tracked.add(promise); Promise.resolve(promise).catch((e) => console.error("waitUntil failed:", e)).finally(() => tracked.delete(promise)); }
+    if (this.finished) {
+      violations.late_wait_until += 1;
+      throw new Error("waitUntil() on the context of a request that has finished");
+    }
+    const kept = Promise.resolve(promise).catch((e) => console.error("waitUntil failed:", e));
+    tracked.add(promise); this.pending.add(kept);
+    kept.finally(() => { tracked.delete(promise); this.pending.delete(kept); }); }
   passThroughOnException() { this.passThrough = true; }
+  async finish() { while (this.pending.size) await Promise.allSettled([...this.pending]); this.finished = true; }
 }
 
 const tracked = new Set();
@@ -199,36 +209,15 @@ class WorkerEntrypoint { constructor(ctx, env) { this.ctx = ctx; this.env = env;
 class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }
 class RpcTarget {}
 class WorkflowEntrypoint {}
-globalThis._miniworkerd = {
-  workersModule: { WorkerEntrypoint, DurableObject, RpcTarget, WorkflowEntrypoint, env: {}, waitUntil: (p) => tracked.add(p) },
-  doAnImport: async (name) => { throw new Error(`module ${name} is not available in miniworkerd`); },
-  // Like workerd's: a Python awaitable handed to waitUntil is kept alive and awaited. The
-  // argument is a borrowed proxy that dies when the call returns, so it is copied first.
-  patchWaitUntil(ctx) {
-    const original = ctx.waitUntil.bind(ctx);
-    ctx.waitUntil = (work) => {
-      if (work && typeof work.copy === "function" && work.type !== undefined) {
-        const kept = work.copy();
-        original(Promise.resolve(kept).finally(() => kept.destroy()));
-      } else {
-        original(work);
-      }
-    };
+const { pyodide, bridge, entry } = await loadBundledWorker({
+  dist: args.dist,
+  standIns: args["stand-ins"],
+  harness: {
+    workersModule: { WorkerEntrypoint, DurableObject, RpcTarget, WorkflowEntrypoint, env: {}, waitUntil: (p) => tracked.add(p) },
+    doAnImport: async (name) => { throw new Error(`module ${name} is not available in miniworkerd`); },
   },
-};
-
-const pyodide = await loadPyodide({ stdout: (s) => console.error(s), stderr: (s) => console.error(s) });
-for (const [host, mountPoint] of [[args.dist, "/session/metadata"], [args["stand-ins"], "/session/stand_ins"]]) {
-  pyodide.FS.mkdirTree(mountPoint);
-  pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: path.resolve(host) }, mountPoint);
-}
-pyodide.runPython(`
-import sys
-sys.path[:0] = ["/session/metadata", "/session/metadata/python_modules", "/session/stand_ins"]
-sys.dont_write_bytecode = True
-`);
-const bridge = pyodide.pyimport("_miniworkerd_bridge");
-const entry = bridge.import_entry_with_entropy_forbidden("entry");  // every edge module, no entropy
+  pyodideOptions: { stdout: (s) => console.error(s), stderr: (s) => console.error(s) },
+});
 const entryNames = pyodide.runPython("import entry; sorted(getattr(entry, '__all__', []))").toJs();
 
 const kv = new KvNamespace();
@@ -236,7 +225,7 @@ if (args.config) await kv.put("config.json", fs.readFileSync(args.config, "utf8"
 const queue = new DurableObjectNamespace("QueueShard");
 const counters = new DurableObjectNamespace("Counters");
 globalThis._miniworkerd_queue = queue;
-const env = {
+let env = {
   EDGESPLIT_CONFIG: kv, QUEUE: queue, COUNTERS: counters, EDGESPLIT_CONFIG_KEY: "config.json", EDGESPLIT_CONFIG_TTL: "1",
   EDGESPLIT_QUEUE_SHARDS: "4", EDGESPLIT_ORIGIN_TIMEOUT: "1",
   ...(args.origin ? { EDGESPLIT_ORIGIN: args.origin } : {}),
@@ -251,6 +240,7 @@ async function controls(req, url, body) {
   const route = url.pathname.slice("/__miniworkerd".length);
   if (route === "/exports") return { exports: entryNames };
   if (route === "/settle") { await settle(); return { settled: true }; }
+  if (route === "/violations") { await settle(); return violations; }
   if (route === "/queue") {
     await settle();
     const shards = {};
@@ -267,7 +257,14 @@ async function controls(req, url, body) {
     part.failing = url.searchParams.get("on") === "1";
     return { failing: part.failing };
   }
-  if (route === "/env") { env[url.searchParams.get("name")] = url.searchParams.get("value"); return { ok: true }; }
+  if (route === "/env") {  // a new deployment's variables: workerd hands isolates a new env object
+    env = { ...env, [url.searchParams.get("name")]: url.searchParams.get("value") };
+    globalThis._miniworkerd_env = env;
+    for (const namespace of [queue, counters]) {  // and restarts Durable Objects (storage stays)
+      for (const live of namespace.objects.values()) live.py = undefined;
+    }
+    return { ok: true };
+  }
   if (route === "/scheduled") {
     await settle();  // counts sent by earlier requests' waitUntil arrive first
     const ctx = new ExecutionContext();
@@ -312,6 +309,7 @@ const server = http.createServer(async (req, res) => {
     const cookies = response.headers.getSetCookie();
     if (cookies.length) outHeaders["set-cookie"] = cookies;
     res.writeHead(response.status, outHeaders);
+    res.on("close", () => ctx.finish());
     if (response.body && req.method !== "HEAD") Readable.fromWeb(response.body).pipe(res);
     else res.end();
   } catch (error) {

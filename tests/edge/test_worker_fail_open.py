@@ -132,14 +132,16 @@ def test_a_bug_in_deciding_serves_the_page_with_the_control_decision(worker: Wor
 
 def test_missing_or_broken_keys_pass_requests_through(worker: Worker) -> None:
     keys = py(worker, "import js\nstr(js._miniworkerd_env.EDGESPLIT_KEYS)")
-    before = metric(worker, "edgesplit_internal_errors_total", stage="edge_setup")
+    stages = ("edge_setup", "edge_settings")  # not set; set but refused (edge/settings.py)
+    before = [metric(worker, "edgesplit_internal_errors_total", stage=stage) for stage in stages]
     try:
         for broken in ("", "not json"):
             set_env(worker, "EDGESPLIT_KEYS", broken)
             pages_arrive(worker, f"keys-{len(broken)}", decided=False)
     finally:
         set_env(worker, "EDGESPLIT_KEYS", keys)
-    assert metric(worker, "edgesplit_internal_errors_total", stage="edge_setup") - before == 2 * REQUESTS
+    after = [metric(worker, "edgesplit_internal_errors_total", stage=stage) for stage in stages]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [REQUESTS, REQUESTS]
 
 
 def test_no_readable_config_at_start_passes_requests_through(worker: Worker) -> None:
@@ -163,10 +165,17 @@ def test_no_readable_config_at_start_passes_requests_through(worker: Worker) -> 
 
 
 def test_an_exception_escaping_the_worker_is_passed_through_by_the_platform(worker: Worker) -> None:
-    with patched(
-        worker, "edgesplit.edge.worker._pipeline", "def replacement(*a, **k):\n    raise RuntimeError('bug')"
-    ):
-        pages_arrive(worker, "escaped", decided=False)
+    rebuild = "import edgesplit.edge.worker as w\nw._STATE.pipeline = None\n'ok'"  # built per isolate
+    py(worker, rebuild)
+    try:
+        with patched(
+            worker,
+            "edgesplit.edge.worker._build_pipeline",
+            "def replacement(*a, **k):\n    raise RuntimeError('bug')",
+        ):
+            pages_arrive(worker, "escaped", decided=False)
+    finally:
+        py(worker, rebuild)
 
 
 def test_status_page_at_the_edge_reads_the_durable_objects(worker: Worker) -> None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import js
 from pyodide.ffi import JsException, to_js
 from workers import Response
 
-from ..pipeline import Headers, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
+from ..pipeline import BackgroundPort, Headers, OriginTimeout, OriginUnavailable, ProxyRequest, ProxyResponse
 from ..queue.sharding import shard_for, shard_name
 from ..vendors import SendResult, VendorRequest, retry_after_seconds
 
@@ -29,7 +29,6 @@ __all__ = [
     "EdgeCache",
     "FetchOrigin",
     "FetchSender",
-    "WaitUntilBackground",
     "headers_from_js",
     "to_proxy_request",
     "to_workers_response",
@@ -51,10 +50,8 @@ def headers_from_js(js_headers: Any) -> Headers:
 
 
 def js_headers(headers: Headers) -> Any:
-    result = js.Headers.new()
-    for name, value in headers:
-        result.append(name, value)
-    return result
+    # One conversion of the whole list, not one JS call per header (each crossing costs).
+    return js.Headers.new(to_js([[name, value] for name, value in headers]))
 
 
 def _platform(js_request: Any) -> dict[str, Any]:
@@ -99,19 +96,15 @@ def to_proxy_request(request: Any) -> ProxyRequest:
 
 
 def to_workers_response(response: ProxyResponse) -> Response:
+    """The SDK's Response around a JS Response built with one conversion of status and headers
+    (repeated Set-Cookie kept): the SDK's own keyword form costs several JS calls per header."""
     body = None if response.status in (101, 204, 205, 304) else response.body
-    return Response(body, status=response.status, headers=response.headers.items())
-
-
-class WaitUntilBackground:
-    """``defer`` hands work to ``ctx.waitUntil`` so it finishes after the response is sent."""
-
-    def __init__(self, ctx: Any) -> None:
-        self.ctx = ctx
-
-    def defer(self, work: Awaitable[Any]) -> None:
-        # The SDK patches ctx.waitUntil to take Python coroutines as well as JS promises.
-        self.ctx.waitUntil(work)
+    if isinstance(body, (bytes, bytearray)):
+        body = to_js(bytes(body))
+    init = _js_object(
+        {"status": response.status, "headers": [[name, value] for name, value in response.headers]}
+    )
+    return Response(js.Response.new(body, init))
 
 
 class FetchOrigin:
@@ -159,7 +152,7 @@ class EdgeCache:
     the origin's own Cache-Control travels beside it and is restored on a hit."""
 
     def __init__(
-        self, background: WaitUntilBackground, on_error: Callable[[str, BaseException], None] | None = None
+        self, background: BackgroundPort, on_error: Callable[[str, BaseException], None] | None = None
     ) -> None:
         self.background = background
         self.on_error = on_error

@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any
 
+from ..core import defaults
+
 __all__ = ["add_nginx_commands"]
 
 
@@ -96,8 +98,13 @@ def add_nginx_commands(sub: Any) -> None:
     decide.add_argument("--keys", help="keyring JSON file (default: $EDGESPLIT_KEYS)")
     decide.add_argument("--vendor-url", help="a generic webhook vendor (named 'default') for event batches")
     decide.add_argument("--vendors", help="JSON file listing vendors (as for 'edgesplit serve')")
-    decide.add_argument("--queue-dir", default="edgesplit-queue", help="durable queue and counts folder")
-    decide.add_argument("--queue-shards", type=int, default=4, help="queue shards (default 4)")
+    decide.add_argument("--queue-dir", default=defaults.QUEUE_DIR, help="durable queue and counts folder")
+    decide.add_argument(
+        "--queue-shards",
+        type=int,
+        default=defaults.LOCAL_QUEUE_SHARDS,
+        help=f"queue shards (default {defaults.LOCAL_QUEUE_SHARDS})",
+    )
     decide.add_argument(
         "--epoch-file",
         help="write nginx's decision cache epoch here (the file nginx-config's output includes); "

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import Config, ConfigHolder, Keyring
+from ..core import Config, ConfigHolder, Keyring, defaults
 from ..pipeline import Metrics, OutboxPort, Pipeline
 from ..pipeline.admin_guard import admin_token_problem
 from ..pipeline.track_guard import TrackGuard, TrackLimits
@@ -48,17 +48,17 @@ class ProxyOptions:
     """Shortcut for one generic webhook vendor named ``default``."""
     vendors: list[dict[str, Any]] = field(default_factory=list)
     """Vendor specs: ``{"name", "kind": "webhook"|"posthog"|"segment", ...}`` (see vendors.adapters)."""
-    queue_dir: str = "edgesplit-queue"
+    queue_dir: str = defaults.QUEUE_DIR
     """Durable state: the queue shards and the guardrail counts (counts.sqlite3)."""
     guardrail_interval: float = 10.0
-    queue_shards: int = 4
+    queue_shards: int = defaults.LOCAL_QUEUE_SHARDS
     queue_bounds: Bounds = Bounds()
-    direct_timeout: float = 2.0
+    direct_timeout: float = defaults.DIRECT_SEND_TIMEOUT_SECONDS
     breaker_cooldown: float = 5.0
-    drain_timeout: float = 10.0
+    drain_timeout: float = defaults.DRAIN_TIMEOUT_SECONDS
     drain_policy: DrainPolicy | None = None
     admin_token: str | None = None
-    origin_timeout: float = 30.0
+    origin_timeout: float = defaults.ORIGIN_TIMEOUT_SECONDS
     connect_timeout: float = 5.0
     preserve_host: bool = False
     access_log: bool = False

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import defaults
 from ..vendors import SendResult, VendorRequest, classify, split_batches
 from .store import Bounds, QueueStore
 
@@ -31,10 +32,10 @@ Offload = Callable[..., Awaitable[Any]]
 
 @dataclass(frozen=True, slots=True)
 class DrainPolicy:
-    batches_per_run: int = 10
-    pace_seconds: float = 1.0
-    base_backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 300.0
+    batches_per_run: int = defaults.DRAIN_BATCHES_PER_RUN
+    pace_seconds: float = defaults.DRAIN_PACE_SECONDS
+    base_backoff_seconds: float = defaults.DRAIN_BACKOFF_SECONDS
+    max_backoff_seconds: float = defaults.DRAIN_MAX_BACKOFF_SECONDS
     bounds: Bounds = Bounds()
 
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from ..core import defaults
 from ..ports.sql import SqlPort
 
 __all__ = ["Bounds", "EnqueueResult", "QueueStore", "SqlPort", "SCHEMA", "VendorState"]
@@ -64,10 +65,10 @@ class Bounds:
     applies (``oldest``: make room by dropping the oldest pending events; ``newest``: refuse
     the incoming ones); events older than ``max_age_seconds`` are dropped before sending."""
 
-    max_events: int = 100_000
-    max_bytes: int = 64 * 1024 * 1024
-    max_age_seconds: float = 7 * 86_400
-    drop: str = "oldest"
+    max_events: int = defaults.QUEUE_MAX_EVENTS
+    max_bytes: int = defaults.QUEUE_MAX_BYTES
+    max_age_seconds: float = defaults.QUEUE_MAX_AGE_SECONDS
+    drop: str = defaults.QUEUE_DROP
 
 
 @dataclass(frozen=True, slots=True)
