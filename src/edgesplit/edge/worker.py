@@ -33,6 +33,7 @@ from ..pipeline.coalesce import MissCoalescer
 from ..pipeline.failures import FailOpen
 from ..pipeline.http import plain_response
 from ..pipeline.options import track_limits_from_text, trusted_upstreams_from_text
+from ..pipeline.parts import PipelineOptions, PipelinePorts, Shared
 from ..pipeline.track_guard import TrackGuard
 from ..queue.delivery import Breaker, DeliveryOutbox, ExposureDeduper
 from ..queue.sharding import shard_name
@@ -149,35 +150,43 @@ def _pipeline(state: _IsolateState, env: Any, ctx: Any, holder: Any, keyring: Ke
     return Pipeline(
         config=holder,
         keyring=keyring,
-        origin=_origin(env),
-        outbox=DeliveryOutbox(
-            state.vendor_adapters(env),
-            FetchSender(2.0),
-            DurableObjectQueue(env.QUEUE, shards),
-            background,
-            SystemClock(),
-            state.metrics,
-            linger_seconds=0.0,
-            deduper=state.deduper,
-            breakers=state.breakers,
+        ports=PipelinePorts(
+            origin=_origin(env),
+            outbox=DeliveryOutbox(
+                state.vendor_adapters(env),
+                FetchSender(2.0),
+                DurableObjectQueue(env.QUEUE, shards),
+                background,
+                SystemClock(),
+                state.metrics,
+                linger_seconds=0.0,
+                deduper=state.deduper,
+                breakers=state.breakers,
+            ),
+            background=background,
+            cache=EdgeCache(background, state.fail_open),
+            observer=state.recorder if counters is not None else None,
+            status=EdgeStatusSource(counters, env.QUEUE, shards, state.recorder)
+            if counters is not None
+            else None,
+            page_rewriter=HtmlRewriterPages(),
         ),
-        clock=SystemClock(),
-        new_id=new_visitor_id,
-        background=background,
-        cache=EdgeCache(background, state.fail_open),
-        metrics=state.metrics,
-        admin_token=_var(env, "EDGESPLIT_ADMIN_TOKEN"),
-        observer=state.recorder if counters is not None else None,
-        status=EdgeStatusSource(counters, env.QUEUE, shards, state.recorder)
-        if counters is not None
-        else None,
-        fail_open=state.fail_open,
-        coalescer=state.coalescer,
-        page_rewriter=HtmlRewriterPages(),
-        track_guard=state.track_guard_for(env),
-        trusted_upstreams=_or_default(state, trusted_upstreams_from_text, env, "EDGESPLIT_TRUSTED_UPSTREAMS")
-        or (),
-        admin_guard=state.admin_guard,
+        shared=Shared(
+            clock=SystemClock(),
+            new_id=new_visitor_id,
+            metrics=state.metrics,
+            fail_open=state.fail_open,
+            coalescer=state.coalescer,
+            track_guard=state.track_guard_for(env),
+            admin_guard=state.admin_guard,
+        ),
+        options=PipelineOptions(
+            admin_token=_var(env, "EDGESPLIT_ADMIN_TOKEN"),
+            trusted_upstreams=_or_default(
+                state, trusted_upstreams_from_text, env, "EDGESPLIT_TRUSTED_UPSTREAMS"
+            )
+            or (),
+        ),
     )
 
 
