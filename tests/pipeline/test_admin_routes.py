@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from flow_support import ADMIN_TOKEN, BROWSER, CONFIG, copy_of, make_flow
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgesplit.core import ConfigHolder, assign, parse_config
@@ -369,6 +369,7 @@ async def test_forged_expired_and_swapped_cookies_never_switch_tracing_on() -> N
     assert status.status == 401
 
 
+@settings(deadline=None, max_examples=50)  # each example builds a pipeline (slower in Pyodide)
 @given(
     header=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=60),
     cookie=st.text(
