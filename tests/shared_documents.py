@@ -3,6 +3,8 @@ end-to-end suites and the pipeline's unit tests (which also run inside Pyodide) 
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 from edgesplit.core import HmacKey, Keyring, assign, parse_config
@@ -100,3 +102,30 @@ def visitor_in(config: dict[str, Any], experiment: str, variant: str, path: str 
         if assign(compiled, visitor, {"path": path})[experiment].variant == variant:
             return visitor
     raise AssertionError(f"no visitor lands in {experiment}={variant}")
+
+
+SERVER_KEY = "server-key-" + "s" * 32
+WEB_KEY = "web-key-" + "w" * 32
+LIMITED_KEY = "limited-key-" + secrets.token_hex(16)
+"""Fresh per test process: rate-limit buckets live as long as the process (or isolate)."""
+ALLOWED_ORIGIN = "https://app.example.com"
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def ofrep_config(version: str = "ofrep-1") -> dict[str, Any]:
+    return {
+        **CONFIG,
+        "version": version,
+        "ofrep": {
+            "enabled": True,
+            "clients": [
+                {"kind": "server", "key_sha256": digest(SERVER_KEY), "requests_per_minute": 100_000},
+                {"kind": "web", "key_sha256": digest(WEB_KEY), "requests_per_minute": 100_000},
+                {"kind": "mobile", "key_sha256": digest(LIMITED_KEY), "requests_per_minute": 1},
+            ],
+            "cors_origins": [ALLOWED_ORIGIN],
+        },
+    }
