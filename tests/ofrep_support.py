@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from servers import CONFIG
+from shared_documents import (  # noqa: F401 - re-exported for the OFREP tests
+    ALLOWED_ORIGIN,
+    LIMITED_KEY,
+    SERVER_KEY,
+    WEB_KEY,
+    digest,
+    ofrep_config,
+)
 from venv_node import ROOT, venv_node
 
-SERVER_KEY = "server-key-" + "s" * 32
-WEB_KEY = "web-key-" + "w" * 32
-LIMITED_KEY = "limited-key-" + secrets.token_hex(16)
-"""Fresh per test process: rate-limit buckets live as long as the process (or isolate)."""
-ALLOWED_ORIGIN = "https://app.example.com"
 WEB_SCRIPT = Path(__file__).parent / "ofrep" / "ofrep_web.mjs"
-
-
-def digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def ofrep_config(version: str = "ofrep-1") -> dict[str, Any]:
-    return {
-        **CONFIG,
-        "version": version,
-        "ofrep": {
-            "enabled": True,
-            "clients": [
-                {"kind": "server", "key_sha256": digest(SERVER_KEY), "requests_per_minute": 100_000},
-                {"kind": "web", "key_sha256": digest(WEB_KEY), "requests_per_minute": 100_000},
-                {"kind": "mobile", "key_sha256": digest(LIMITED_KEY), "requests_per_minute": 1},
-            ],
-            "cors_origins": [ALLOWED_ORIGIN],
-        },
-    }
 
 
 def web_command(base: str, key: str, context: dict[str, Any], flags: list[tuple[str, str]]) -> list[str]:

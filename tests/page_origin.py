@@ -16,10 +16,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from edgesplit.core import assign, parse_config
+from edgesplit.core import parse_config
 from edgesplit.proxy.memory_outbox import MemoryOutbox
 from edgesplit.proxy.service import ProxyOptions, ProxyService
 from servers import DECISION_HEADER, KEYRING, start_app
+from shared_documents import page_config, visitor_in
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"}
 
@@ -110,71 +111,6 @@ class PageOrigin:
         app.router.add_get("/external", self.external)
         app.router.add_get("/{tail:.*}", self.page)
         return app
-
-
-def page_config(external_host: str, **pages: Any) -> dict[str, Any]:
-    """Experiments the origin does not know about: split URL, redirect, cross-origin rewrite,
-    HTML changes (shared origin page), and an origin-rendered experiment to compare with."""
-    everyone_b = [{"key": "control", "weight": 0}]
-    hero_changes = [
-        {"selector": "h1.hero", "action": "set_text", "text": "Variant hero"},
-        {"selector": "button.cta", "action": "add_class", "class": "cta-b"},
-        {"selector": "#promo", "action": "remove"},
-    ]
-    return {
-        "schema_version": 1,
-        "version": "pages-1",
-        "experiments": [
-            {
-                "key": "split",
-                "variants": [*everyone_b, {"key": "b", "rewrite": {"path": "/pricing-b"}}],
-                "targeting": {"paths": ["/pricing"]},
-            },
-            {
-                "key": "split-noquery",
-                "variants": [
-                    *everyone_b,
-                    {"key": "b", "rewrite": {"path": "/pricing-c", "keep_query": False}},
-                ],
-                "targeting": {"paths": ["/pricing-nq"]},
-            },
-            {
-                "key": "move",
-                "variants": [*everyone_b, {"key": "b", "redirect": {"url": "/pricing-new", "status": 302}}],
-                "targeting": {"paths": ["/pricing-old", "/pricing-new"]},
-            },
-            {
-                "key": "far",
-                "variants": [
-                    *everyone_b,
-                    {"key": "b", "rewrite": {"url": f"http://{external_host}/external"}},
-                ],
-                "targeting": {"paths": ["/far"]},
-            },
-            {
-                "key": "hero",
-                "variants": [{"key": "control"}, {"key": "b", "changes": hero_changes}],
-                "targeting": {"paths": ["/landing*", "/gzip", "/brotli", "/data.json", "/big", "/latin1"]},
-            },
-            {
-                "key": "rendered",
-                "variants": [{"key": "control"}, {"key": "b"}],
-                "targeting": {"paths": ["/rendered"]},
-            },
-        ],
-        "pages": {"rewrite_hosts": [external_host], **pages},
-        "cache": {"enabled": True},
-    }
-
-
-def visitor_in(config: dict[str, Any], experiment: str, variant: str, path: str = "/landing") -> str:
-    """A visitor id the config puts into ``variant`` of ``experiment`` on ``path``."""
-    compiled = parse_config(config)
-    for n in range(10_000):
-        visitor = f"visitor-{n:08d}"
-        if assign(compiled, visitor, {"path": path})[experiment].variant == variant:
-            return visitor
-    raise AssertionError(f"no visitor lands in {experiment}={variant}")
 
 
 @dataclass

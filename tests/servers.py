@@ -14,37 +14,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from edgesplit.core import HmacKey, Keyring, Manifest, ManifestBook, parse_config, verify_token
-
-KEYRING = Keyring((HmacKey("test-key", bytes(range(32))),))
-KEYRING_JSON = '{"keys": [{"id": "test-key", "secret": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"}]}'
-DECISION_HEADER = "x-edgesplit-decision"
-CONFIG = {
-    "schema_version": 1,
-    "version": "e2e-1",
-    "identity": {"secure": False},
-    "experiments": [
-        {
-            "key": "hero",
-            "variants": [{"key": "control"}, {"key": "bold"}],
-            "targeting": {
-                "paths": ["/page/**", "/nocache/**", "/cookie-page", "/private", "/stream", "/echo", "/big"]
-            },
-        },
-        {
-            "key": "shop",
-            "hash": "growthbook-v2",
-            "variants": [
-                {"key": "a", "weight": 0.34},
-                {"key": "b", "weight": 0.33},
-                {"key": "c", "weight": 0.33},
-            ],
-            "targeting": {"paths": ["/page/shop*"]},
-        },
-        {"key": "elsewhere", "variants": [{"key": "x"}, {"key": "y"}], "targeting": {"paths": ["/other"]}},
-    ],
-}
-
+from edgesplit.core import Manifest, ManifestBook, parse_config, verify_token
+from shared_documents import CONFIG, DECISION_HEADER, KEYRING, KEYRING_JSON  # noqa: F401 - re-exported
 
 # What the test origins know to read compact (es2) decisions: the manifests of the configs the
 # tests serve (a real origin fetches them from <admin prefix>/manifest/<id>: tests/integrations).

@@ -1,5 +1,7 @@
 """Experiments the origin does not know about, through the self-hosted proxy over real HTTP:
-split-URL rewrites and redirects, HTML changes, one origin fetch per page, the bootstrap."""
+a cross-origin rewrite through the aiohttp origin, HTML changes by the real rewriter, the
+bootstrap. Rewrites, redirects and the one-fetch-per-page logic are tested on the pipeline
+itself (tests/pipeline/test_flow_pages.py)."""
 
 from __future__ import annotations
 
@@ -31,33 +33,7 @@ async def bootstrap_stack(tmp_path: Path) -> AsyncIterator[PageStack]:
         yield value
 
 
-# ---------------------------------------------------------------- split URL: rewrite
-
-
-async def test_a_rewrite_fetches_the_variant_path_under_the_visitors_address(stack: PageStack) -> None:
-    response, body = await stack.get("/pricing?plan=pro&utm_source=x", "visitor-rewrite-1")
-    assert response.status == 200
-    assert b"Pricing page /pricing-b" in body
-    # the query is kept, less the parameters the cache ignores (never sent on: docs/security.md)
-    assert b'<p id="query">plan=pro</p>' in body
-    assert stack.origin.fetches["/pricing-b"] == 1 and stack.origin.fetches["/pricing"] == 0
-    assert b'<p id="decision">yes</p>' in body  # the origin still hears the decision
-    assert "private" in response.headers["Cache-Control"]  # a variant's page, never shared downstream
-
-
-async def test_a_rewrite_can_drop_the_query(stack: PageStack) -> None:
-    _, body = await stack.get("/pricing-nq?plan=pro", "visitor-rewrite-2")
-    assert b"Pricing page /pricing-c" in body and b'<p id="query"></p>' in body
-
-
-async def test_rewritten_pages_are_cached_per_variant(stack: PageStack) -> None:
-    first, _ = await stack.get("/pricing", "visitor-rewrite-3")
-    second, body = await stack.get("/pricing", "visitor-rewrite-4")
-    assert first.headers["x-edgesplit-cache"] == "MISS" and second.headers["x-edgesplit-cache"] == "HIT"
-    assert b"/pricing-b" in body and stack.origin.fetches["/pricing-b"] == 1
-    bot, bot_body = await stack.get("/pricing", headers={"User-Agent": "Googlebot/2.1"})
-    assert b"Pricing page /pricing<" in bot_body  # bots get the control: the page at its own URL
-    assert bot.headers["x-edgesplit-cache"] == "MISS"  # and the control's copy is not the variant's
+# ---------------------------------------------------------------- split URL: cross-origin rewrite
 
 
 async def test_a_cross_origin_rewrite_goes_to_the_listed_host_without_the_visitors_credentials(
@@ -73,41 +49,6 @@ async def test_a_cross_origin_rewrite_goes_to_the_listed_host_without_the_visito
     assert stack.origin.fetches["/far"] == 0
 
 
-# ---------------------------------------------------------------- split URL: redirect
-
-
-async def test_a_redirect_keeps_the_query_is_never_stored_and_sets_the_cookies(stack: PageStack) -> None:
-    response, body = await stack.get("/pricing-old?plan=pro")
-    assert response.status == 302 and body == b""
-    assert response.headers["Location"] == "/pricing-new?plan=pro"
-    assert response.headers["Cache-Control"] == "private, no-store"
-    cookies = response.headers.getall("Set-Cookie")
-    assert any(c.startswith("edgesplit_id=") for c in cookies)
-    assert stack.origin.fetches["/pricing-old"] == 0
-    again, _ = await stack.get("/pricing-old?plan=pro", "visitor-redirect-2")
-    assert again.status == 302 and "x-edgesplit-cache" not in again.headers  # not from a cache
-
-
-async def test_a_redirect_target_is_never_redirected_again(stack: PageStack) -> None:
-    response, body = await stack.get("/pricing-new", "visitor-redirect-3")  # targeted by 'move' too
-    assert response.status == 200 and b"Pricing page /pricing-new" in body
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {"User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"},
-        {"Sec-Purpose": "prefetch"},
-        {"Sec-Purpose": "prefetch;prerender"},
-        {"Purpose": "prefetch"},
-        {"X-Moz": "prefetch"},
-    ],
-)
-async def test_bots_and_prefetches_are_not_redirected(stack: PageStack, headers: dict[str, str]) -> None:
-    response, body = await stack.get("/pricing-old", "visitor-redirect-4", headers=headers)
-    assert response.status == 200 and b"Pricing page /pricing-old" in body
-
-
 # ---------------------------------------------------------------- HTML changes
 
 
@@ -117,48 +58,6 @@ async def test_html_changes_apply_to_the_variant_only(stack: PageStack) -> None:
     assert b'<h1 class="hero">Control hero</h1>' in control and b"Old promo" in control
     assert b'<h1 class="hero">Variant hero</h1>' in variant and b"Control hero" not in variant
     assert b'class="cta cta-b"' in variant and b"Old promo" not in variant
-
-
-async def test_one_origin_fetch_serves_every_variant_of_an_html_change_experiment(stack: PageStack) -> None:
-    """The hit ratio gain: variants that differ only by HTML changes share one cached origin
-    page, where an origin-rendered experiment needs one per variant."""
-    visitors = [stack.visitor_in("hero", v) for v in ("control", "b")]
-    shared_hits = rendered_hits = 0
-    for _ in range(5):
-        for visitor in visitors:
-            shared, _ = await stack.get("/landing", visitor)
-            rendered, _ = await stack.get("/rendered", visitor)
-            shared_hits += shared.headers["x-edgesplit-cache"] == "HIT"
-            rendered_hits += rendered.headers["x-edgesplit-cache"] == "HIT"
-    assert stack.origin.fetches["/landing"] == 1  # one origin fetch for both variants
-    assert stack.origin.fetches["/rendered"] == 2  # one per variant
-    assert (shared_hits, rendered_hits) == (9, 8)  # hit ratio 90% against 80% over 10 requests
-    async with stack.client.get(stack.base + "/__edgesplit/metrics") as response:
-        metrics = await response.text()
-    shared_line = [
-        line for line in metrics.splitlines() if line.startswith("edgesplit_cache_shared_hits_total")
-    ]
-    assert shared_line and float(shared_line[0].split()[-1]) >= 4  # hits served to the other variant
-
-
-async def test_the_origin_is_not_told_about_an_html_change_experiment(stack: PageStack) -> None:
-    """Its variants share the origin's page, so the origin must not be able to vary on them."""
-    await stack.get("/landing", stack.visitor_in("hero", "b"))
-    result = verify_token(
-        stack.origin.seen["/landing"]["x-edgesplit-decision"],
-        KEYRING,
-        time.time(),
-        manifests=RECENT_MANIFESTS,
-    )
-    assert result.ok and result.claims is not None and dict(result.claims.assignments) == {}
-    await stack.get("/rendered", stack.visitor_in("rendered", "b", "/rendered"))
-    result = verify_token(
-        stack.origin.seen["/rendered"]["x-edgesplit-decision"],
-        KEYRING,
-        time.time(),
-        manifests=RECENT_MANIFESTS,
-    )
-    assert result.ok and result.claims is not None and dict(result.claims.assignments) == {"rendered": "b"}
 
 
 @pytest.mark.parametrize("path", ["/data.json", "/brotli"])
@@ -246,18 +145,6 @@ async def test_the_bootstrap_adds_its_hash_to_a_strict_policy(bootstrap_stack: P
 async def test_the_bootstrap_is_never_put_into_non_html(bootstrap_stack: PageStack) -> None:
     _, body = await bootstrap_stack.get("/data.json", bootstrap_stack.visitor_in("hero", "b", "/data.json"))
     assert b"edgesplitBootstrap" not in body and b"data-edgesplit-bootstrap" not in body
-
-
-async def test_a_failing_rewriter_serves_the_origins_page(stack: PageStack) -> None:
-    class Broken:
-        async def rewrite(self, response: object, changes: object, head_html: object) -> None:
-            raise RuntimeError("rewriter bug")
-
-    stack.service.pipeline.page_rewriter = Broken()
-    response, body = await stack.get("/landing", stack.visitor_in("hero", "b"))
-    assert response.status == 200 and b"Control hero" in body and body.endswith(b"</html>")
-    async with stack.client.get(stack.base + "/__edgesplit/metrics") as metrics:
-        assert 'edgesplit_page_changes_total{result="failed"} 1' in await metrics.text()
 
 
 async def test_a_head_request_does_not_advertise_the_origins_length_for_a_changed_page(

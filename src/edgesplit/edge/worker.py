@@ -34,6 +34,7 @@ from ..pipeline import Metrics, OriginTimeout, Pipeline, ProxyRequest, ProxyResp
 from ..pipeline.admin_guard import AdminGuard
 from ..pipeline.coalesce import MissCoalescer
 from ..pipeline.failures import FailOpen
+from ..pipeline.parts import PipelineOptions, PipelinePorts, Shared
 from ..pipeline.track_guard import TrackGuard
 from ..ports.http import plain_response
 from ..queue.delivery import Breaker, DeliveryOutbox, ExposureDeduper
@@ -153,34 +154,40 @@ def _build_pipeline(state: _IsolateState, settings: EdgeSettings, holder: Any) -
     return Pipeline(
         config=holder,
         keyring=settings.keyring,
-        origin=_origin(settings),
-        outbox=DeliveryOutbox(
-            settings.vendors,
-            FetchSender(defaults.DIRECT_SEND_TIMEOUT_SECONDS),
-            DurableObjectQueue(queue, settings.queue_shards),
-            background,
-            SystemClock(),
-            state.metrics,
-            linger_seconds=0.0,
-            deduper=state.deduper,
-            breakers=state.breakers,
+        ports=PipelinePorts(
+            origin=_origin(settings),
+            outbox=DeliveryOutbox(
+                settings.vendors,
+                FetchSender(defaults.DIRECT_SEND_TIMEOUT_SECONDS),
+                DurableObjectQueue(queue, settings.queue_shards),
+                background,
+                SystemClock(),
+                state.metrics,
+                linger_seconds=0.0,
+                deduper=state.deduper,
+                breakers=state.breakers,
+            ),
+            background=background,
+            cache=EdgeCache(background, state.fail_open),
+            observer=state.recorder if counters is not None else None,
+            status=EdgeStatusSource(counters, queue, settings.queue_shards, state.recorder)
+            if counters is not None
+            else None,
+            page_rewriter=HtmlRewriterPages(),
         ),
-        clock=SystemClock(),
-        new_id=new_visitor_id,
-        background=background,
-        cache=EdgeCache(background, state.fail_open),
-        metrics=state.metrics,
-        admin_token=settings.admin_token,
-        observer=state.recorder if counters is not None else None,
-        status=EdgeStatusSource(counters, queue, settings.queue_shards, state.recorder)
-        if counters is not None
-        else None,
-        fail_open=state.fail_open,
-        coalescer=state.coalescer,
-        page_rewriter=HtmlRewriterPages(),
-        track_guard=state.track_guard_for(settings),
-        trusted_upstreams=settings.trusted_upstreams,
-        admin_guard=state.admin_guard,
+        shared=Shared(
+            clock=SystemClock(),
+            new_id=new_visitor_id,
+            metrics=state.metrics,
+            fail_open=state.fail_open,
+            coalescer=state.coalescer,
+            track_guard=state.track_guard_for(settings),
+            admin_guard=state.admin_guard,
+        ),
+        options=PipelineOptions(
+            admin_token=settings.admin_token,
+            trusted_upstreams=settings.trusted_upstreams,
+        ),
     )
 
 

@@ -10,42 +10,25 @@ decision, and the failure is counted and logged once.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from ..core import ConfigHolder, Keyring
-from ..ports import (
-    BackgroundPort,
-    CachePort,
-    Clock,
-    ObserverPort,
-    OriginPort,
-    OriginTimeout,
-    OriginUnavailable,
-    OutboxPort,
-)
+from ..ports import OriginTimeout, OriginUnavailable, OutboxPort
 from ..ports.http import Headers, ProxyRequest, ProxyResponse, plain_response, strip_hop_by_hop
-from ..ports.metrics import Metrics
-from ..status.report import StatusSource
 from .admin import AdminRoutes
-from .admin_guard import AdminGuard
 from .attributes import RequestAttributes
 from .cache_policy import cache_key, client_cache_control, shared_ttl
-from .coalesce import MissCoalescer
-from .cookies import parse_cookie_header
 from .decide import Decision
-from .failures import FailOpen
-from .manifests import manifests_for
 from .ofrep import OfrepRoutes
-from .page_changes import PageRewriterPort, apply_page_changes
+from .page_changes import apply_page_changes
 from .page_plan import PagePlan, plan_page
+from .parts import PipelineOptions, PipelinePorts, Shared
 from .request_decision import DecisionSteps, client_input, decision_cookies
 from .request_hygiene import TrustedUpstreams, sanitize_request
 from .trace import TRACE_HEADER, add_trace, trace_allowed
-from .track import TrackError, parse_track
-from .track_guard import TrackGuard, report_token, token_reason_label, track_reason_label
+from .track_endpoint import TrackEndpoint
 
 __all__ = ["Pipeline"]
 
@@ -59,61 +42,57 @@ class Pipeline:
         *,
         config: ConfigHolder,
         keyring: Keyring,
-        origin: OriginPort,
-        outbox: OutboxPort,
-        clock: Clock,
-        new_id: Callable[[], str],
-        background: BackgroundPort,
-        cache: CachePort | None = None,
-        metrics: Metrics | None = None,
-        admin_token: str | None = None,
-        exposure_window_seconds: int = 1800,
-        before_metrics: Callable[[], None] | None = None,
-        observer: ObserverPort | None = None,
-        status: StatusSource | None = None,
-        fail_open: FailOpen | None = None,
-        coalescer: MissCoalescer | None = None,
-        page_rewriter: PageRewriterPort | None = None,
-        track_guard: TrackGuard | None = None,
-        admin_guard: AdminGuard | None = None,
-        trusted_upstreams: Sequence[str] = (),
+        ports: PipelinePorts,
+        shared: Shared,
+        options: PipelineOptions | None = None,
     ) -> None:
+        """``shared`` is the process's (the isolate's) and outlives this pipeline; ``ports`` and
+        ``options`` are the shell's (see ``parts``)."""
+        options = options or PipelineOptions()
         self.config = config
-        self.origin = origin
-        self.clock = clock
-        self.new_id = new_id
-        self.background = background
-        self.cache = cache
-        self.metrics = metrics or Metrics()
-        self.exposure_window_seconds = exposure_window_seconds
-        self.observer = observer
-        self.page_rewriter = page_rewriter
-        self._fail_open = fail_open or FailOpen(self.metrics, log)
+        self.origin = ports.origin
+        self.clock = shared.clock
+        self.new_id = shared.new_id
+        self.background = ports.background
+        self.cache = ports.cache
+        self.metrics = shared.metrics
+        self.exposure_window_seconds = options.exposure_window_seconds
+        self.observer = ports.observer
+        self.page_rewriter = ports.page_rewriter
+        self._fail_open = shared.fail_open
         self.steps = DecisionSteps(
             keyring=keyring,
-            outbox=outbox,
+            outbox=ports.outbox,
             metrics=self.metrics,
-            now=clock.now,
-            new_id=new_id,
-            exposure_window_seconds=exposure_window_seconds,
+            now=self.clock.now,
+            new_id=self.new_id,
+            exposure_window_seconds=options.exposure_window_seconds,
             fail_open=self._fail_open,
         )
-        self.coalescer = coalescer if coalescer is not None else MissCoalescer(clock)
+        self.coalescer = shared.coalescer
         """Shared by every pipeline of a process (an isolate at the edge) to meet in."""
-        ofrep = OfrepRoutes(config=config, keyring=keyring, clock=clock, metrics=self.metrics)
-        self.track_guard = track_guard or TrackGuard()  # per process or isolate: it remembers
-        self.trusted_upstreams = TrustedUpstreams(trusted_upstreams)
+        ofrep = OfrepRoutes(config=config, keyring=keyring, clock=self.clock, metrics=self.metrics)
+        self.track = TrackEndpoint(
+            config=config,
+            steps=self.steps,
+            clock=self.clock,
+            metrics=self.metrics,
+            guard=shared.track_guard,
+            observer=ports.observer,
+            fail_open=self._fail_open,
+        )
+        self.trusted_upstreams = TrustedUpstreams(options.trusted_upstreams)
         self.admin = AdminRoutes(
             config=config,
             metrics=self.metrics,
-            clock=clock,
-            admin_token=admin_token,
-            status=status,
-            before_metrics=before_metrics,
-            track=ofrep.with_cors(self._track),  # OFREP browser apps report to /track cross-origin
+            clock=self.clock,
+            admin_token=options.admin_token,
+            status=ports.status,
+            before_metrics=options.before_metrics,
+            track=ofrep.with_cors(self.track),  # OFREP browser apps report to /track cross-origin
             fail_open=self._fail_open,
             ofrep=ofrep.handle,
-            guard=admin_guard,
+            guard=shared.admin_guard,
         )
 
     @property
@@ -326,61 +305,3 @@ class Pipeline:
 
     def _emit(self, decision: Decision) -> None:
         self.steps.emit(decision)
-
-    async def _track(self, request: ProxyRequest) -> ProxyResponse:
-        if request.method != "POST":
-            return plain_response(405, "405 Method Not Allowed: POST a JSON conversion\n")
-        if not self.track_guard.admit_client(request.client_ip, self.clock.now()):
-            return _refused(self.metrics, TrackError(429, "rate_limited: too many reports from this address"))
-        body = await request.read_body(16 * 1024) if request.read_body is not None else None
-        settings = self.config.current.settings
-        cookies = parse_cookie_header("; ".join(request.headers.get_all("cookie")) or None)
-        fallback = cookies.get(settings.decision.cookie) or request.headers.get(settings.decision.header)
-        result = (
-            parse_track(body, fallback, self.keyring, self.clock.now(), manifests_for(self.config.current))
-            if body is not None
-            else TrackError(413, "body larger than 16384 bytes")
-        )
-        if isinstance(result, TrackError):
-            return _refused(self.metrics, result)
-        assert body is not None
-        verdict = self.track_guard.admit(result, report_token(body, fallback), self.clock.now())
-        if verdict == "duplicate":  # a retry: it worked the first time, and counts once
-            self.metrics.inc("edgesplit_track_duplicates_total")
-            reply = {"accepted": result["id"], "duplicate": True}
-            return plain_response(202, json.dumps(reply) + "\n", "application/json")
-        if verdict is not None:
-            return _refused(self.metrics, TrackError(429, f"{verdict}: too many reports for this visitor"))
-        try:
-            self.outbox.submit([result])
-        except Exception as exc:  # noqa: BLE001
-            self._fail_open("outbox", exc)
-            return plain_response(
-                503, json.dumps({"error": "events cannot be taken right now"}) + "\n", "application/json"
-            )
-        if result["type"] == "drift":
-            self.metrics.inc("edgesplit_drift_total", experiment=result["properties"]["experiment"])
-            log.warning("drift reported: %s", result["properties"])
-            return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
-        if result["type"] == "exposure":  # reported by an OFREP client: counted like a page's
-            self.metrics.inc("edgesplit_exposures_total")
-            if self.observer is not None:
-                try:
-                    self.observer.request_done(Decision(exposures=(result,)), 200, 0.0)
-                except Exception as exc:  # noqa: BLE001
-                    self._fail_open("observer", exc)
-            return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
-        self.metrics.inc("edgesplit_conversions_total")
-        if self.observer is not None:
-            try:
-                self.observer.conversion(result)
-            except Exception as exc:  # noqa: BLE001
-                self._fail_open("observer", exc)
-        return plain_response(202, json.dumps({"accepted": result["id"]}) + "\n", "application/json")
-
-
-def _refused(metrics: Metrics, error: TrackError) -> ProxyResponse:
-    metrics.inc("edgesplit_track_rejected_total", reason=track_reason_label(error.reason))
-    if error.status == 401:
-        metrics.inc("edgesplit_tokens_rejected_total", reason=token_reason_label(error.reason))
-    return plain_response(error.status, json.dumps({"error": error.reason}) + "\n", "application/json")

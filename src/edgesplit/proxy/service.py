@@ -14,6 +14,7 @@ from aiohttp import web
 from ..core import Config, ConfigHolder, Keyring, defaults
 from ..pipeline import Metrics, OutboxPort, Pipeline
 from ..pipeline.admin_guard import admin_token_problem
+from ..pipeline.parts import PipelineOptions, PipelinePorts, Shared
 from ..pipeline.track_guard import TrackGuard, TrackLimits
 from ..queue.delivery import DeliveryOutbox
 from ..queue.drain import DrainPolicy
@@ -147,21 +148,24 @@ class ProxyService:
         self.pipeline = Pipeline(
             config=self.holder,
             keyring=keyring,
-            origin=self.origin,
-            outbox=self.outbox,
-            clock=self.clock,
-            new_id=new_visitor_id,
-            background=self.background,
-            cache=self.cache,
-            metrics=self.metrics,
-            admin_token=options.admin_token,
-            exposure_window_seconds=options.exposure_window_seconds,
-            before_metrics=self.queue.export_metrics if self.queue is not None else None,
-            observer=self.guardrails.recorder,
-            status=status,
-            page_rewriter=SelectolaxRewriter(lambda: self.holder.current.settings.pages.max_html_bytes),
-            track_guard=TrackGuard(options.track_limits),
-            trusted_upstreams=options.trusted_upstreams,
+            ports=PipelinePorts(
+                origin=self.origin,
+                outbox=self.outbox,
+                background=self.background,
+                cache=self.cache,
+                observer=self.guardrails.recorder,
+                status=status,
+                page_rewriter=SelectolaxRewriter(lambda: self.holder.current.settings.pages.max_html_bytes),
+            ),
+            shared=Shared.create(
+                self.clock, new_visitor_id, metrics=self.metrics, track_guard=TrackGuard(options.track_limits)
+            ),
+            options=PipelineOptions(
+                admin_token=options.admin_token,
+                exposure_window_seconds=options.exposure_window_seconds,
+                trusted_upstreams=options.trusted_upstreams,
+                before_metrics=self.queue.export_metrics if self.queue is not None else None,
+            ),
         )
         self.watcher = (
             ConfigWatcher(options.config_path, self.holder, self.metrics, interval=options.reload_interval)
