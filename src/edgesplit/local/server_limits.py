@@ -83,7 +83,7 @@ class _Busy(asyncio.Protocol):
 class LimitedSite(web.TCPSite):
     """A TCP site whose connections get ``_HeaderTimedHandler`` and count against a ceiling."""
 
-    def __init__(self, runner: web.AppRunner, host: str, port: int, limits: ServerLimits) -> None:
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, limits: ServerLimits) -> None:
         super().__init__(runner, host, port, reuse_address=True)
         self.limits = limits
         self.open_connections = 0
