@@ -158,9 +158,10 @@ class Target:
 
 
 class Stack:
-    """The origin and sink, the bare proxy, and edgesplit with and without a vendor."""
+    """The origin and sink, the bare proxy, and edgesplit with and without a vendor (``stacks``:
+    also edgesplit on web.Application and the bare proxy on granian)."""
 
-    def __init__(self, work: Path, edgesplit_env: dict[str, str]) -> None:
+    def __init__(self, work: Path, edgesplit_env: dict[str, str], stacks: bool = False) -> None:
         self.work = work
         origin_port, self.sink_port = free_port(), free_port()
         self.origin_url = f"http://127.0.0.1:{origin_port}"
@@ -191,32 +192,48 @@ class Stack:
         )
         self.processes.append(bare)
         self.targets.append(Target("bare proxy", f"http://127.0.0.1:{bare_port}", bare))
+        edgesplit = [str(BIN / "edgesplit")]
         for name, vendor in (("edgesplit", True), ("edgesplit, no vendor", False)):
+            self._edgesplit(name, edgesplit, config, keys, vendor, edgesplit_env)
+        if stacks:  # the HTTP stack comparison: the stack edgesplit had, and granian's floor
+            before = [python, str(ROOT / "bench" / "mix" / "edgesplit_app_stack.py")]
+            self._edgesplit("edgesplit on web.Application", before, config, keys, True, edgesplit_env)
             port = free_port()
-            command = [
-                str(BIN / "edgesplit"),
-                "serve",
-                "--config",
-                str(config),
-                "--keys",
-                str(keys),
-                "--origin",
-                self.origin_url,
-                "--port",
-                str(port),
-                "--queue-dir",
-                str(work / f"queue-{port}"),
-                "--log-level",
-                "warning",
-            ]
-            if vendor:
-                command += ["--vendor-url", f"{self.sink_url}/batch"]
-            process = Process(
-                name, command, f"http://127.0.0.1:{port}/__edgesplit/health", work / f"edgesplit-{port}.log"
+            granian = Process(
+                "bare granian",
+                [python, str(ROOT / "bench" / "mix" / "bare_granian.py"), str(port), self.origin_url],
+                f"http://127.0.0.1:{port}/page/1",
+                work / "granian.log",
             )
-            process.env = edgesplit_env
-            self.processes.append(process)
-            self.targets.append(Target(name, f"http://127.0.0.1:{port}", process))
+            self.processes.append(granian)
+            self.targets.append(Target("bare granian", f"http://127.0.0.1:{port}", granian))
+
+    def _edgesplit(
+        self, name: str, launcher: list[str], config: Path, keys: Path, vendor: bool, env: dict[str, str]
+    ) -> None:
+        port = free_port()
+        command = [
+            *launcher,
+            "serve",
+            "--config",
+            str(config),
+            "--keys",
+            str(keys),
+            "--origin",
+            self.origin_url,
+            "--port",
+            str(port),
+            "--queue-dir",
+            str(self.work / f"queue-{port}"),
+            "--log-level",
+            "warning",
+        ]
+        if vendor:
+            command += ["--vendor-url", f"{self.sink_url}/batch"]
+        probe = f"http://127.0.0.1:{port}/__edgesplit/health"
+        process = Process(name, command, probe, self.work / f"edgesplit-{port}.log", env=env)
+        self.processes.append(process)
+        self.targets.append(Target(name, f"http://127.0.0.1:{port}", process))
 
     def start(self) -> None:
         for process in self.processes:
@@ -388,6 +405,11 @@ def main() -> int:
     parser.add_argument("--rate", type=int, help="arrivals per second (default 1000; --flows: 500)")
     parser.add_argument("--duration", type=int, help="seconds per target (default 60; --flows: 30)")
     parser.add_argument("--flows", action="store_true", help="CPU per request by flow, bare vs edgesplit")
+    parser.add_argument(
+        "--stacks",
+        action="store_true",
+        help="also edgesplit on its former stack (web.Application) and a bare proxy on granian (RSGI)",
+    )
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured seconds before each run")
     parser.add_argument("--pool", type=int, default=2000, help="returning visitors in the cookie pool")
     parser.add_argument(
@@ -419,7 +441,7 @@ def main() -> int:
     result: dict[str, Any] = {"command": lines[0], "rate": rate, "duration": duration, "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="edgesplit-mix-") as tmp:
         work = Path(tmp)
-        stack = Stack(work, env)
+        stack = Stack(work, env, args.stacks)
         try:
             stack.start()
             edgesplit = stack.target("edgesplit").url

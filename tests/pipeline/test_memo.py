@@ -11,6 +11,12 @@ from hypothesis import strategies as st
 
 from edgesplit.core import Config, DecisionClaims, HmacKey, Keyring, parse_config, sign_token
 from edgesplit.core.settings import PolicySettings
+from edgesplit.pipeline.cache_policy import (
+    _cache_key,
+    _private_cache_control,
+    cache_key,
+    client_cache_control,
+)
 from edgesplit.pipeline.http import Headers
 from edgesplit.pipeline.manifests import manifests_for
 from edgesplit.pipeline.memo import BoundedMemo, VerifiedTokens
@@ -87,3 +93,30 @@ def test_user_agent_verdicts_follow_the_patterns_in_force() -> None:
         assert classify(plain, headers, {}, {}).bot is False
         assert classify(strict, headers, {}, {}).why == "user_agent"
         assert classify(plain, headers, {}, {}).bot is False
+
+
+@given(
+    st.sampled_from(
+        ["http://shop.example/p", "http://shop.example/p?utm_source=x&id=1", "http://a.example/?b=2"]
+    ),
+    st.lists(st.tuples(st.sampled_from(["hero", "shop"]), st.sampled_from(["a", "b"])), max_size=2),
+    st.sampled_from([(), ("utm_*",), ("id", "b")]),
+)
+def test_remembered_cache_keys_are_the_keys(
+    url: str, vector: list[tuple[str, str]], ignore: tuple[str, ...]
+) -> None:
+    for _ in range(2):  # worked out, then remembered: the same answer, for these very arguments
+        assert cache_key(url, vector, ignore) == _cache_key(url, vector, ignore)
+
+
+@given(
+    st.lists(
+        st.sampled_from(["public", "max-age=60", "s-maxage=600", "no-store", "private", "x=1"]), max_size=4
+    )
+)
+def test_remembered_client_cache_control_is_the_rewrite(directives: list[str]) -> None:
+    for _ in range(2):
+        headers = Headers([("cache-control", value) for value in directives])
+        client_cache_control(headers, True)
+        expected = _private_cache_control(", ".join(directives))
+        assert headers.get_all("cache-control") == ([expected] if expected else directives)
