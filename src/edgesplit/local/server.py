@@ -62,23 +62,21 @@ def to_proxy_request(request: web.BaseRequest, limits: ServerLimits | None = Non
 
 
 async def send(request: web.BaseRequest, response: ProxyResponse) -> web.StreamResponse:
-    out = web.StreamResponse(status=response.status)
-    for name, value in response.headers:
-        out.headers.add(name, value)
+    out = web.StreamResponse(status=response.status, headers=response.headers.items())
     body = response.body
     if isinstance(body, (bytes, bytearray)) and "content-length" not in response.headers:
         out.content_length = len(body)
     try:
         await out.prepare(request)
         if body is None or request.method == "HEAD":
-            pass
+            await out.write_eof()
         elif isinstance(body, (bytes, bytearray)):
-            await out.write(bytes(body))
+            await out.write_eof(bytes(body))  # head and body in one write
         else:
             stream: AsyncIterator[bytes] = body
             async for chunk in stream:
                 await out.write(chunk)
-        await out.write_eof()
+            await out.write_eof()
     finally:
         close = getattr(body, "aclose", None)
         if close is not None:  # a body not (fully) sent: let go of the origin and any waiters
