@@ -3,11 +3,14 @@ visitor's cookies, decide, sign, build cookies, count, emit) in front of an in-p
 that answers at once, for a returning visitor (visitor + decision cookies from an earlier
 visit) and a new visitor, in N experiments that all apply to the page.
 
-    .venv/bin/python bench/bench_pipeline_work.py [--experiments 20] [--requests 20000]
+    .venv/bin/python bench/bench_pipeline_work.py [--experiments 1 3 20] [--requests 20000]
+    .venv/bin/python bench/bench_pipeline_work.py --compare /tmp/edgesplit-main/src
 
 Reported as CPU time per request (``time.process_time``), so a busy machine slows it less
 than wall time would. The issue's target: at most 100 us for a returning visitor in 20
-experiments.
+experiments. ``--compare DIR`` measures this tree and another source tree (e.g. main's, from
+``git worktree add /tmp/edgesplit-main main``) side by side: rounds alternate between the
+two, each in its own process, and the medians and their ratio are reported.
 """
 
 from __future__ import annotations
@@ -15,18 +18,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path.insert(
+    0, os.environ.get("EDGESPLIT_BENCH_SRC") or str(Path(__file__).resolve().parent.parent / "src")
+)
 from edgesplit import load_config
 from edgesplit.core import ConfigHolder, HmacKey, Keyring
 from edgesplit.local.memory_outbox import MemoryOutbox
 from edgesplit.local.runtime import SystemClock, TaskBackground, new_visitor_id
 from edgesplit.pipeline import Headers, Pipeline, ProxyRequest, ProxyResponse
 
+OWN_SRC = str(Path(__file__).resolve().parent.parent / "src")
 KEYRING = Keyring((HmacKey("bench-key", bytes(range(32))),))
 PAGE = b"<html><body>" + b"x" * 8000 + b"</body></html>"
 
@@ -126,6 +135,68 @@ async def main_async(experiments: int, count: int) -> dict[str, Any]:
     }
 
 
+async def just_run(experiments: int, flow: str, count: int) -> None:
+    """``count`` requests of one flow and nothing else (what --instructions counts)."""
+    pipeline = make_pipeline(experiments)
+    first = await pipeline.handle(request(None))
+    cookie = returning_cookie(first) if flow == "returning" else None
+    for _ in range(50):
+        await pipeline.handle(request(cookie))
+    for _ in range(count):
+        await pipeline.handle(request(cookie))
+
+
+def instructions(src: str, experiments: int, flow: str, low: int = 200, high: int = 1200) -> float:
+    """Instructions per request under valgrind's callgrind: the difference between a run of
+    ``high`` and one of ``low`` requests, so start-up and imports cancel out. Independent of
+    how busy the machine is (slow: about a minute a figure)."""
+    counts = []
+    for count in (low, high):
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--just-run",
+            flow,
+            str(count),
+            "--experiments",
+            str(experiments),
+        ]
+        env = {**os.environ, "EDGESPLIT_BENCH_SRC": src, "PYTHONHASHSEED": "0"}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        collected = [line for line in done.stderr.splitlines() if "Collected :" in line]
+        counts.append(int(collected[-1].rsplit(":", 1)[1].strip()))
+    return (counts[1] - counts[0]) / (high - low)
+
+
+def compare(other_src: str, experiments: list[int], count: int, rounds: int) -> list[dict[str, Any]]:
+    """Medians of ``rounds`` alternating runs of this tree and ``other_src``, each a process."""
+    runs: dict[str, list[list[dict[str, Any]]]] = {"this": [], "other": []}
+    for _ in range(rounds):
+        for name, src in (("this", OWN_SRC), ("other", other_src)):
+            command = [sys.executable, __file__, "--requests", str(count), "--raw", "--experiments"]
+            done = subprocess.run(
+                command + [str(n) for n in experiments],
+                env={**os.environ, "EDGESPLIT_BENCH_SRC": src},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[name].append(json.loads(done.stdout))
+    rows = []
+    for index, n in enumerate(experiments):
+        row: dict[str, Any] = {"experiments": n}
+        for name in ("this", "other"):
+            for flow in ("returning_us", "new_us"):
+                row[f"{name}_{flow}"] = statistics.median(run[index][flow] for run in runs[name])
+        for flow in ("returning_us", "new_us"):
+            row[f"ratio_{flow}"] = round(row[f"this_{flow}"] / row[f"other_{flow}"], 2)
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -133,8 +204,51 @@ def main() -> None:
     parser.add_argument("--experiments", type=int, nargs="+", default=[1, 3, 20])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--compare", metavar="SRC", help="another source tree to measure side by side")
+    parser.add_argument("--rounds", type=int, default=3, help="--compare: alternating rounds per tree")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="instructions per request under valgrind (machine-load independent; with --compare too)",
+    )
+    parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--just-run", nargs=2, metavar=("FLOW", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.just_run:
+        asyncio.run(just_run(args.experiments[0], args.just_run[0], int(args.just_run[1])))
+        return
+    if args.instructions:
+        trees = [("this", OWN_SRC)] + ([("other", args.compare)] if args.compare else [])
+        rows = []
+        print("instructions per request (valgrind callgrind, no HTTP)")
+        for n in args.experiments:
+            for flow in ("returning", "new"):
+                row: dict[str, Any] = {"experiments": n, "flow": flow}
+                for name, src in trees:
+                    row[name] = round(instructions(src, n, flow))
+                ratio = f" ({row['this'] / row['other']:.2f}x of {row['other']:,})" if args.compare else ""
+                print(f"  {n:3d} experiments, {flow:9s} visitor: {row['this']:,}{ratio}")
+                rows.append(row)
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        return
+    if args.compare:
+        rows = compare(args.compare, args.experiments, args.requests, args.rounds)
+        print(f"pipeline work per request, CPU time, medians of {args.rounds} alternating rounds")
+        print(f"  this tree: {OWN_SRC}\n  other:     {args.compare}")
+        for row in rows:
+            print(
+                f"  {row['experiments']:3d} experiments: returning {row['this_returning_us']:7.1f} us vs"
+                f" {row['other_returning_us']:7.1f} us ({row['ratio_returning_us']:.2f}x);"
+                f" new {row['this_new_us']:7.1f} us vs {row['other_new_us']:7.1f} us ({row['ratio_new_us']:.2f}x)"
+            )
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        return
     results = [asyncio.run(main_async(n, args.requests)) for n in args.experiments]
+    if args.raw:
+        print(json.dumps(results))
+        return
     print("edgesplit pipeline work per request (CPU time, no HTTP; target <= 100 us returning, 20 exp.)")
     for result in results:
         print(
