@@ -183,30 +183,22 @@ class Stack:
         )
         self.processes = [self.origin]
         self.targets = [Target("direct origin", self.origin_url, None)]
-        bare_port = free_port()
-        bare = Process(
-            "bare proxy",
-            [python, str(ROOT / "bench" / "mix" / "bare_proxy.py"), str(bare_port), self.origin_url],
-            f"http://127.0.0.1:{bare_port}/page/1",
-            work / "bare.log",
-        )
-        self.processes.append(bare)
-        self.targets.append(Target("bare proxy", f"http://127.0.0.1:{bare_port}", bare))
+        self._bare("bare proxy", "bare_proxy.py")
         edgesplit = [str(BIN / "edgesplit")]
         for name, vendor in (("edgesplit", True), ("edgesplit, no vendor", False)):
             self._edgesplit(name, edgesplit, config, keys, vendor, edgesplit_env)
         if stacks:  # the HTTP stack comparison: the stack edgesplit had, and granian's floor
             before = [python, str(ROOT / "bench" / "mix" / "edgesplit_app_stack.py")]
             self._edgesplit("edgesplit on web.Application", before, config, keys, True, edgesplit_env)
-            port = free_port()
-            granian = Process(
-                "bare granian",
-                [python, str(ROOT / "bench" / "mix" / "bare_granian.py"), str(port), self.origin_url],
-                f"http://127.0.0.1:{port}/page/1",
-                work / "granian.log",
-            )
-            self.processes.append(granian)
-            self.targets.append(Target("bare granian", f"http://127.0.0.1:{port}", granian))
+            self._bare("bare granian", "bare_granian.py")
+
+    def _bare(self, name: str, script: str) -> None:
+        """A pass-through proxy from bench/mix in front of the origin."""
+        port = free_port()
+        command = [str(BIN / "python"), str(ROOT / "bench" / "mix" / script), str(port), self.origin_url]
+        process = Process(name, command, f"http://127.0.0.1:{port}/page/1", self.work / f"{script}.log")
+        self.processes.append(process)
+        self.targets.append(Target(name, f"http://127.0.0.1:{port}", process))
 
     def _edgesplit(
         self, name: str, launcher: list[str], config: Path, keys: Path, vendor: bool, env: dict[str, str]
