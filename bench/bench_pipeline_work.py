@@ -146,7 +146,7 @@ async def just_run(experiments: int, flow: str, count: int) -> None:
         await pipeline.handle(request(cookie))
 
 
-def instructions(src: str, experiments: int, flow: str, low: int = 200, high: int = 1200) -> float:
+def instructions(src: str, experiments: int, flow: str, low: int = 100, high: int = 600) -> float:
     """Instructions per request under valgrind's callgrind: the difference between a run of
     ``high`` and one of ``low`` requests, so start-up and imports cancel out. Independent of
     how busy the machine is (slow: about a minute a figure)."""
@@ -214,6 +214,8 @@ def main() -> None:
     parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--just-run", nargs=2, metavar=("FLOW", "COUNT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.compare and not (Path(args.compare) / "edgesplit" / "__init__.py").is_file():
+        parser.error(f"--compare {args.compare}: no edgesplit package there (give the tree's src folder)")
     if args.just_run:
         asyncio.run(just_run(args.experiments[0], args.just_run[0], int(args.just_run[1])))
         return
