@@ -74,6 +74,12 @@ CONFIG = {
     ],
 }
 
+# `edgesplit serve` from the source tree in argv[1] (the venv's own edgesplit is a path entry
+# too, later on sys.path), for --baseline-src.
+BASELINE_LAUNCHER = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from edgesplit.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 CACHEABLE = f"/page/{{{{ $randomNumber(1, {CACHEABLE_PAGES}) }}}}"
 UNCACHEABLE = f"/account/{{{{ $randomNumber(1, {UNCACHEABLE_PAGES}) }}}}"
 RETURNING = {"Cookie": "{{ cookie }}"}
@@ -161,7 +167,9 @@ class Stack:
     """The origin and sink, the bare proxy, and edgesplit with and without a vendor (``stacks``:
     also edgesplit on web.Application and the bare proxy on granian)."""
 
-    def __init__(self, work: Path, edgesplit_env: dict[str, str], stacks: bool = False) -> None:
+    def __init__(
+        self, work: Path, edgesplit_env: dict[str, str], stacks: bool = False, baseline_src: str | None = None
+    ) -> None:
         self.work = work
         origin_port, self.sink_port = free_port(), free_port()
         self.origin_url = f"http://127.0.0.1:{origin_port}"
@@ -187,6 +195,9 @@ class Stack:
         edgesplit = [str(BIN / "edgesplit")]
         for name, vendor in (("edgesplit", True), ("edgesplit, no vendor", False)):
             self._edgesplit(name, edgesplit, config, keys, vendor, edgesplit_env)
+        if baseline_src:  # before/after in one run: another source tree (e.g. main's), no vendor
+            launcher = [python, "-c", BASELINE_LAUNCHER, baseline_src]
+            self._edgesplit("edgesplit, baseline src", launcher, config, keys, False, edgesplit_env)
         if stacks:  # the HTTP stack comparison: the stack edgesplit had, and granian's floor
             before = [python, str(ROOT / "bench" / "mix" / "edgesplit_app_stack.py")]
             self._edgesplit("edgesplit on web.Application", before, config, keys, True, edgesplit_env)
@@ -402,6 +413,12 @@ def main() -> int:
         action="store_true",
         help="also edgesplit on its former stack (web.Application) and a bare proxy on granian (RSGI)",
     )
+    parser.add_argument(
+        "--baseline-src",
+        metavar="DIR",
+        help="also `edgesplit serve` (no vendor) from another source tree, e.g. main's "
+        "(git worktree add /tmp/edgesplit-main main; DIR=/tmp/edgesplit-main/src)",
+    )
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured seconds before each run")
     parser.add_argument("--pool", type=int, default=2000, help="returning visitors in the cookie pool")
     parser.add_argument(
@@ -433,7 +450,7 @@ def main() -> int:
     result: dict[str, Any] = {"command": lines[0], "rate": rate, "duration": duration, "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="edgesplit-mix-") as tmp:
         work = Path(tmp)
-        stack = Stack(work, env, args.stacks)
+        stack = Stack(work, env, args.stacks, args.baseline_src)
         try:
             stack.start()
             edgesplit = stack.target("edgesplit").url
