@@ -6,7 +6,7 @@ Bodies are opaque to the pipeline (an async iterator of bytes in the self-hosted
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,7 +69,7 @@ class Headers:
     def remove(self, *names: str) -> None:
         self.discard({name.lower() for name in names})
 
-    def discard(self, doomed: frozenset[str] | set[str]) -> None:
+    def discard(self, doomed: Container[str]) -> None:
         """Remove every field whose (lower-case) name is in ``doomed``."""
         items = self._items
         for key, _ in items:
