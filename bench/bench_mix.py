@@ -14,7 +14,8 @@ the requests served). CPU per request is the figure to trust on a shared machine
 
 ``--flows`` runs one flow at a time (uncacheable page for a new visitor; for a returning one;
 a cacheable page, which is a cache hit for edgesplit and an origin round trip for the bare
-proxy) against the bare proxy and edgesplit. Raw output goes to bench/results/mix-*.json/txt.
+proxy) against the bare proxy and edgesplit. Raw output goes to bench/results/mix-*.json/txt
+(mix-flows-* for --flows).
 """
 
 from __future__ import annotations
@@ -440,7 +441,7 @@ def main() -> int:
     if not ARTILLERY.exists():
         raise SystemExit(f"{ARTILLERY} is missing: run scripts/setup.sh (npm install) first")
     env = dict(item.split("=", 1) for item in args.edgesplit_env)
-    kind = "flows" if args.flows else "mix"
+    kind = "mix-flows" if args.flows else "mix"
     label = f"{kind}-{args.label}" if args.label else kind
     lines = [
         f"bench/bench_mix.py {' '.join(sys.argv[1:])}".rstrip(),
