@@ -434,6 +434,7 @@ def main() -> int:
         metavar="NAME=VALUE",
         help="environment for the edgesplit processes (e.g. to pick an HTTP stack under test)",
     )
+    parser.add_argument("--results", default=str(RESULTS), help="where the result files go")
     parser.add_argument("--label", default="", help="suffix of the result files (mix-<label>.json)")
     args = parser.parse_args()
     rate = args.rate or (500 if args.flows else 1000)
@@ -495,9 +496,10 @@ def main() -> int:
     lines.append(f"  vendor sink received: {result.get('vendor_sink')}")
     text = "\n".join(lines) + "\n"
     print(text, end="")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{label}.txt").write_text(text)
-    (RESULTS / f"{label}.json").write_text(json.dumps(result, indent=2) + "\n")
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{label}.txt").write_text(text)
+    (results / f"{label}.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
