@@ -9,10 +9,17 @@ from typing import Any
 __all__ = ["exposure_event", "idempotency_key", "utc_iso"]
 
 
+_last_second: tuple[datetime | None, str] = (None, "")
+
+
 def utc_iso(epoch_seconds: float) -> str:
     """``1764000000.123`` -> ``"2025-11-24T16:00:00.123Z"`` (milliseconds, always UTC)."""
+    global _last_second  # noqa: PLW0603 - every request of one second shares its formatted prefix
     moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    second = moment.replace(microsecond=0)
+    if _last_second[0] != second:
+        _last_second = (second, moment.strftime("%Y-%m-%dT%H:%M:%S."))
+    return _last_second[1] + f"{moment.microsecond // 1000:03d}Z"
 
 
 def idempotency_key(*parts: str) -> str:

@@ -69,7 +69,7 @@ class DecisionService(ProxyService):
         app.router.add_route("*", "/{tail:.*}", self._admin)
         return app
 
-    def make_site(self, runner: web.AppRunner) -> web.BaseSite:
+    def make_site(self, runner: web.BaseRunner) -> web.BaseSite:
         if self.nginx.unix_socket is None:
             return super().make_site(runner)
         with contextlib.suppress(FileNotFoundError):

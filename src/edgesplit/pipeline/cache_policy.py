@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..ports.http import Headers
+from .memo import BoundedMemo
 
 __all__ = [
     "cache_key",
@@ -31,6 +32,12 @@ CACHEABLE_STATUSES = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410, 414
 VARIANT_PARAM = "__edgesplit"
 
 
+_KEYS: BoundedMemo[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]], str] = BoundedMemo(4096)
+"""(URL, vector, ignored parameters) -> key: a hot page's key is worked out once, not per hit."""
+_PRIVATE: BoundedMemo[str, str] = BoundedMemo(256)
+"""The origin's Cache-Control -> what the client gets for a variant's page ('' : unchanged)."""
+
+
 def cache_key(url: str, vector: Sequence[tuple[str, str]], ignore_params: Sequence[str] = ()) -> str:
     """``https://shop.example/p?id=1&__edgesplit=hero%3Abold`` for visitors seeing ``hero=bold``.
 
@@ -38,6 +45,15 @@ def cache_key(url: str, vector: Sequence[tuple[str, str]], ignore_params: Sequen
     keep their order; those matching ``ignore_params`` globs (``utm_*``) are dropped, and so is
     any client-sent ``__edgesplit`` parameter.
     """
+    memo_key = (url, tuple(vector), tuple(ignore_params))
+    key = _KEYS.get(memo_key)
+    if key is None:
+        key = _cache_key(url, vector, ignore_params)
+        _KEYS.put(memo_key, key)
+    return key
+
+
+def _cache_key(url: str, vector: Sequence[tuple[str, str]], ignore_params: Sequence[str]) -> str:
     parts = urlsplit(url)
     params = [
         (key, value)
@@ -99,11 +115,21 @@ def client_cache_control(headers: Headers, variant_dependent: bool) -> None:
     """Keep shared caches downstream from storing a variant's page under its bare URL."""
     if not variant_dependent:
         return
-    directives = parse_cache_control(", ".join(headers.get_all("cache-control")))
+    given = ", ".join(headers.get_all("cache-control"))
+    private = _PRIVATE.get(given)
+    if private is None:
+        private = _private_cache_control(given)
+        _PRIVATE.put(given, private)
+    if private:
+        headers.set("cache-control", private)
+
+
+def _private_cache_control(given: str) -> str:
+    directives = parse_cache_control(given)
     if "no-store" in directives:
-        return
+        return ""
     directives.pop("public", None)
     directives.pop("s-maxage", None)
     directives.pop("proxy-revalidate", None)
     directives = {"private": None, **{k: v for k, v in directives.items() if k != "private"}}
-    headers.set("cache-control", ", ".join(k if v is None else f"{k}={v}" for k, v in directives.items()))
+    return ", ".join(k if v is None else f"{k}={v}" for k, v in directives.items())

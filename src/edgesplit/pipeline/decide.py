@@ -18,7 +18,6 @@ from ..core import (
     assign_control,
     is_targeted,
     sign_token,
-    verify_token,
 )
 from ..core.events import exposure_event, utc_iso
 from ..core.holdout import holdout_exposures
@@ -27,6 +26,7 @@ from .attributes import RequestAttributes
 from .cookies import format_set_cookie
 from .identity import identity_cookie, resolve_identity
 from .manifests import for_signing, manifests_for
+from .memo import VerifiedTokens
 from .policy import classify
 
 __all__ = ["Decision", "control_decision", "decide", "NO_DECISION"]
@@ -50,6 +50,8 @@ class Decision:
 
 NO_DECISION = Decision()
 DECISION_COOKIE_REFRESH_SECONDS = 3600
+VERIFIED_COOKIES = VerifiedTokens()
+"""One per process (isolate): a returning visitor's cookie is checked by HMAC once, not per page."""
 
 
 def _previous_claims(
@@ -58,8 +60,7 @@ def _previous_claims(
     """The visitor's verified decision cookie, if any (forged or expired ones count for nothing)."""
     if not existing:
         return None
-    current = verify_token(existing, keyring, now, manifests=manifests_for(config))
-    return current.claims if current.ok else None
+    return VERIFIED_COOKIES.claims(existing, keyring, config, now, manifests_for(config))
 
 
 def _pins(

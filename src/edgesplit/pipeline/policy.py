@@ -12,6 +12,7 @@ from typing import Any
 from ..core.linear_regex import LinearPattern, compile_linear
 from ..core.settings import PolicySettings
 from ..ports.http import Headers
+from .memo import BoundedMemo
 
 __all__ = ["Participation", "classify"]
 
@@ -30,6 +31,20 @@ class Participation:
 @lru_cache(maxsize=16)
 def _bot_regex(patterns: tuple[str, ...]) -> LinearPattern | None:
     return compile_linear("|".join(f"(?:{p})" for p in patterns), ignore_case=True) if patterns else None
+
+
+_UA_VERDICTS: BoundedMemo[str, tuple[LinearPattern, bool]] = BoundedMemo(4096)
+"""User-Agent -> (the bot pattern it was matched against, matched?): browsers send few distinct
+ones, and matching one costs more than the rest of the classification."""
+
+
+def _bot_user_agent(regex: LinearPattern, user_agent: str) -> bool:
+    hit = _UA_VERDICTS.get(user_agent)
+    if hit is not None and hit[0] is regex:
+        return hit[1]
+    verdict = bool(regex.search(user_agent))
+    _UA_VERDICTS.put(user_agent, (regex, verdict))
+    return verdict
 
 
 def _is_prefetch(headers: Headers) -> bool:
@@ -61,7 +76,7 @@ def classify(
         return Participation(True, consent, "bot_score")
     regex = _bot_regex(settings.bot_patterns)
     user_agent = headers.get("user-agent", "") or ""
-    if regex is not None and regex.search(user_agent[:1024]):
+    if regex is not None and _bot_user_agent(regex, user_agent[:1024]):
         return Participation(True, consent, "user_agent")
     if settings.prefetch_is_bot and _is_prefetch(headers):
         return Participation(True, consent, "prefetch")

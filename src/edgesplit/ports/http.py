@@ -6,7 +6,7 @@ Bodies are opaque to the pipeline (an async iterator of bytes in the self-hosted
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,9 +67,15 @@ class Headers:
         self._items.append((name.lower(), value))
 
     def remove(self, *names: str) -> None:
-        doomed = {name.lower() for name in names}
-        if any(key in doomed for key, _ in self._items):
-            self._items = [(key, value) for key, value in self._items if key not in doomed]
+        self.discard({name.lower() for name in names})
+
+    def discard(self, doomed: Container[str]) -> None:
+        """Remove every field whose (lower-case) name is in ``doomed``."""
+        items = self._items
+        for key, _ in items:
+            if key in doomed:  # copy only when something goes: most calls remove nothing
+                self._items = [(key, value) for key, value in items if key not in doomed]
+                return
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
@@ -91,8 +97,9 @@ class Headers:
 
 def strip_hop_by_hop(headers: Headers) -> None:
     """Remove hop-by-hop fields, including any the Connection header names."""
-    named = [token.strip().lower() for value in headers.get_all("connection") for token in value.split(",")]
-    headers.remove(*HOP_BY_HOP, *(name for name in named if name))
+    named = {token.strip().lower() for value in headers.get_all("connection") for token in value.split(",")}
+    named.discard("")
+    headers.discard(HOP_BY_HOP | named if named else HOP_BY_HOP)
 
 
 @dataclass(slots=True)

@@ -57,7 +57,9 @@ class Metrics:
         self._latency_count = 0
 
     def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
-        self.counters[name][tuple(sorted(labels.items()))] += value
+        # Most counters have one label or none: sorting is only needed beyond that.
+        key = tuple(labels.items()) if len(labels) < 2 else tuple(sorted(labels.items()))
+        self.counters[name][key] += value
 
     def value(self, name: str, **labels: str) -> float:
         return self.counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)

@@ -86,7 +86,7 @@ class LimitedSite(web.TCPSite):
 
     def __init__(
         self,
-        runner: web.AppRunner,
+        runner: web.BaseRunner,
         host: str,
         port: int,
         limits: ServerLimits,

@@ -30,13 +30,17 @@ from .page_rewriter import SelectolaxRewriter
 from .queue_runner import AiohttpSender, LocalQueue
 from .reload import ConfigWatcher
 from .runtime import SystemClock, TaskBackground, new_visitor_id
-from .server import make_app
+from .server import make_server
 from .server_limits import LimitedSite
 from .status_source import LocalStatusSource
 
 __all__ = ["ProxyOptions", "ProxyService", "serve_forever"]
 
 log = logging.getLogger("edgesplit.serve")
+DELIVERY_LINGER_SECONDS = 0.25
+"""Events wait this long to be batched: each vendor request is an HTTP round trip through
+aiohttp's client on the proxy's CPU, so fewer, larger batches cost less per event (at most
+``max_buffer_events`` wait; docs/performance.md)."""
 
 
 @dataclass
@@ -127,6 +131,7 @@ class ProxyService:
                 self.clock,
                 self.metrics,
                 breaker_cooldown_seconds=options.breaker_cooldown,
+                linger_seconds=DELIVERY_LINGER_SECONDS,
             )
         self.outbox: Any = outbox or MemoryOutbox(metrics=self.metrics)
         self.guardrails: Any
@@ -172,27 +177,32 @@ class ProxyService:
             if options.config_path
             else None
         )
-        self.runner: web.AppRunner | None = None
+        self.runner: web.BaseRunner | None = None
         self.port = options.port
 
     def new_metrics(self) -> Metrics:
         """This process's metrics (a worker of ``serve --workers`` shares them: proxy/worker.py)."""
         return Metrics()
 
-    def make_app(self) -> web.Application:
-        return make_app(self.pipeline, self.options.server_limits)
+    def make_app(self) -> web.Application | web.Server:
+        access_log = log if self.options.access_log else None
+        limits = self.options.server_limits
+        return make_server(self.pipeline, limits, access_log=access_log, **limits.runner_kwargs())
 
-    def make_site(self, runner: web.AppRunner) -> web.BaseSite:
+    def make_site(self, runner: web.BaseRunner) -> web.BaseSite:
         return LimitedSite(runner, self.options.host, self.options.port, self.options.server_limits)
 
     async def start(self) -> None:
         app = self.make_app()
-        self.runner = web.AppRunner(
-            app,
-            access_log=log if self.options.access_log else None,
-            handle_signals=False,
-            **self.options.server_limits.runner_kwargs(),
-        )
+        if isinstance(app, web.Server):  # the proxy's own low-level server: built with its settings
+            self.runner = web.ServerRunner(app, handle_signals=False)
+        else:
+            self.runner = web.AppRunner(
+                app,
+                access_log=log if self.options.access_log else None,
+                handle_signals=False,
+                **self.options.server_limits.runner_kwargs(),
+            )
         await self.runner.setup()
         site = self.make_site(self.runner)
         await site.start()

@@ -80,7 +80,7 @@ class WorkerService(ProxyService):
     def new_metrics(self) -> Metrics:
         return SharedMetrics(self.board, self.process_id)
 
-    def make_site(self, runner: web.AppRunner) -> web.BaseSite:
+    def make_site(self, runner: web.BaseRunner) -> web.BaseSite:
         return LimitedSite(
             runner, self.options.host, self.options.port, self.options.server_limits, sock=self.slot.sock
         )

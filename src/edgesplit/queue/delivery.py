@@ -1,7 +1,8 @@
 """Direct delivery off the request path, with the durable queue behind it.
 
 ``DeliveryOutbox`` is the pipeline's outbox port. Events wait a few milliseconds to be
-batched, then go straight to every vendor (a short timeout). What fails (network, timeout,
+batched (``linger_seconds``, or until ``max_buffer_events`` are waiting), then go straight to
+every vendor (a short timeout). What fails (network, timeout,
 408, 429, 5xx) goes to the vendor's queue shard; what a vendor refuses for good goes to the
 dead letters. A per-vendor circuit breaker remembers failures: while it is open, events skip
 the direct attempt and go to the queue, and the request path never waits on a vendor known
@@ -62,6 +63,7 @@ class DeliveryOutbox:
         metrics: Metrics,
         *,
         linger_seconds: float = 0.05,
+        max_buffer_events: int = 1000,
         breaker_cooldown_seconds: float = 5.0,
         deduper: ExposureDeduper | None = None,
         breakers: dict[str, Breaker] | None = None,
@@ -73,6 +75,8 @@ class DeliveryOutbox:
         self.clock = clock
         self.metrics = metrics
         self.linger_seconds = linger_seconds
+        self.max_buffer_events = max_buffer_events
+        """A batch this large goes at once, without waiting out the linger (a size bound)."""
         # Breakers and the deduper outlive one request where an isolate builds an outbox per request.
         self.breakers = breakers if breakers is not None else {}
         for name in self.adapters:
@@ -87,7 +91,10 @@ class DeliveryOutbox:
         if not fresh:
             return
         self._buffer.extend(fresh)
-        if not self._flush_scheduled:
+        if len(self._buffer) >= self.max_buffer_events:
+            events, self._buffer = self._buffer, []
+            self.background.defer(self.deliver(events))  # the scheduled flush takes what follows
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             self.background.defer(self._flush())
 
