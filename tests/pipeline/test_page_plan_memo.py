@@ -28,20 +28,13 @@ def config(treatment: dict[str, Any]) -> Config:
 
 
 def plan(cfg: Config) -> PagePlan:
-    request = ProxyRequest(
+    """The page plan for a returning visitor of ``cfg`` on one page."""
+    page = ProxyRequest(
         "GET", "https://shop.example/page", Headers([("user-agent", "Mozilla/5.0 Firefox/130.0")])
     )
-    decision = decide(
-        request,
-        request.headers,
-        {"edgesplit_id": "visitor-1"},
-        cfg,
-        KEYRING,
-        now=1_000_000.0,
-        new_id=lambda: "new",
-        exposure_window_seconds=60,
-    )
-    return plan_page(cfg, decision, request)
+    cookies = {"edgesplit_id": "visitor-1"}
+    at = {"now": 1_000_000.0, "new_id": lambda: "new", "exposure_window_seconds": 60}
+    return plan_page(cfg, decide(page, page.headers, cookies, cfg, KEYRING, **at), page)  # type: ignore[arg-type]
 
 
 def test_a_config_change_adds_and_removes_page_actions_at_once() -> None:
