@@ -78,24 +78,28 @@ def _text(value: str, out: bytearray) -> None:
     out += data
 
 
-def pack(
+PackedBody = tuple[Manifest, bytes, bytes]
+"""The manifest it was packed against, what precedes the times, what follows them."""
+BODY_MEMO_MAX: Final = 4096
+PACKED_BODIES: dict[tuple[object, ...], PackedBody] = {}
+"""Everything but the times, remembered: a returning visitor's header and cookie are re-signed
+every request with the same entries. Forgotten all at once when full (bounded under hostile
+input); a hit needs the very manifest object it was packed against."""
+
+
+def _pack_body(
     manifest: Manifest,
-    *,
     visitor_id: str,
     assignments: Mapping[str, str],
     held_out: frozenset[str],
     config_version: str,
-    holdout: frozenset[str] = frozenset(),
-    issued_at: int,
-    expires_at: int,
-    flags: int = 0,
-) -> bytes:
-    """The payload bytes; ``ValueError`` when an assignment is not in the manifest."""
+    holdout: frozenset[str],
+    flags: int,
+) -> PackedBody:
+    head = bytearray()
+    _varint(flags, head)
+    head += b64url_decode(manifest.id) or b""
     out = bytearray()
-    _varint(flags, out)
-    out += b64url_decode(manifest.id) or b""
-    _varint(issued_at, out)
-    _varint(expires_at - issued_at, out)
     _text(config_version, out)
     _text(visitor_id, out)
     entries = []
@@ -115,7 +119,33 @@ def pack(
         _varint(position - previous - 1, out)
         _varint(code, out)
         previous = position
-    return bytes(out)
+    return manifest, bytes(head), bytes(out)
+
+
+def pack(
+    manifest: Manifest,
+    *,
+    visitor_id: str,
+    assignments: Mapping[str, str],
+    held_out: frozenset[str],
+    config_version: str,
+    holdout: frozenset[str] = frozenset(),
+    issued_at: int,
+    expires_at: int,
+    flags: int = 0,
+) -> bytes:
+    """The payload bytes; ``ValueError`` when an assignment is not in the manifest."""
+    times = bytearray()
+    _varint(issued_at, times)
+    _varint(expires_at - issued_at, times)
+    key = (manifest.id, flags, config_version, visitor_id, tuple(assignments.items()), held_out, holdout)
+    body = PACKED_BODIES.get(key)
+    if body is None or body[0] is not manifest:
+        body = _pack_body(manifest, visitor_id, assignments, held_out, config_version, holdout, flags)
+        if len(PACKED_BODIES) >= BODY_MEMO_MAX:
+            PACKED_BODIES.clear()
+        PACKED_BODIES[key] = body
+    return body[1] + times + body[2]
 
 
 class _Reader:

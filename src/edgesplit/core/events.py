@@ -6,7 +6,13 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["exposure_event", "idempotency_key", "utc_iso"]
+__all__ = ["EXPOSURE_IDS_MAX", "exposure_event", "exposure_id", "idempotency_key", "utc_iso"]
+
+EXPOSURE_IDS_MAX = 8192
+EXPOSURE_IDS: dict[tuple[str, str, str, str, int], str] = {}
+"""Exposure ids already worked out: a returning visitor's exposures repeat within the window.
+Forgotten all at once when full (bounded under hostile input); the id is a pure function of
+its key, so an entry can never be stale."""
 
 
 _last_second: tuple[datetime | None, str] = (None, "")
@@ -29,6 +35,18 @@ def idempotency_key(*parts: str) -> str:
     return hashlib.blake2s(material, digest_size=16).hexdigest()
 
 
+def exposure_id(visitor_id: str, experiment: str, variant: str, config_version: str, window: int) -> str:
+    """``idempotency_key`` of one exposure, remembered (see ``EXPOSURE_IDS``)."""
+    key = (visitor_id, experiment, variant, config_version, window)
+    known = EXPOSURE_IDS.get(key)
+    if known is None:
+        known = idempotency_key("exposure", visitor_id, experiment, variant, config_version, str(window))
+        if len(EXPOSURE_IDS) >= EXPOSURE_IDS_MAX:
+            EXPOSURE_IDS.clear()
+        EXPOSURE_IDS[key] = known
+    return known
+
+
 def exposure_event(
     visitor_id: str,
     experiment: str,
@@ -44,7 +62,7 @@ def exposure_event(
     window = int(now // window_seconds) if window_seconds > 0 else int(now * 1000)
     return {
         "type": "exposure",
-        "id": idempotency_key("exposure", visitor_id, experiment, variant, config_version, str(window)),
+        "id": exposure_id(visitor_id, experiment, variant, config_version, window),
         "visitor_id": visitor_id,
         "experiment": experiment,
         "variant": variant,

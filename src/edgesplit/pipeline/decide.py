@@ -14,7 +14,6 @@ from ..core import (
     Config,
     DecisionClaims,
     Keyring,
-    assign,
     assign_control,
     is_targeted,
     sign_token,
@@ -22,6 +21,7 @@ from ..core import (
 from ..core.events import exposure_event, utc_iso
 from ..core.holdout import holdout_exposures
 from ..ports.http import Headers, ProxyRequest
+from .assign_memo import AssignMemo
 from .attributes import RequestAttributes
 from .cookies import format_set_cookie
 from .identity import identity_cookie, resolve_identity
@@ -52,6 +52,8 @@ NO_DECISION = Decision()
 DECISION_COOKIE_REFRESH_SECONDS = 3600
 VERIFIED_COOKIES = VerifiedTokens()
 """One per process (isolate): a returning visitor's cookie is checked by HMAC once, not per page."""
+ASSIGNMENTS = AssignMemo()
+"""One per process (isolate): a returning visitor's experiments are hashed once, not per page."""
 
 
 def _previous_claims(
@@ -139,7 +141,7 @@ def decide(
             previous = None
         sticky = previous.assignments if previous is not None else None
         pins = _pins(cookies.get(settings.decision.pin_cookie), keyring, now, visitor_id, config)
-        assignments = assign(config, visitor_id, attributes, sticky, pins)
+        assignments = ASSIGNMENTS.assign(config, visitor_id, attributes, sticky, pins)
     vector = tuple(sorted((key, a.variant) for key, a in assignments.items() if a.variant is not None))
     claims = for_signing(
         config,

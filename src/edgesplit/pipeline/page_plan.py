@@ -21,7 +21,14 @@ from ..core.variant_actions import Change, Redirect, Rewrite, VariantActions
 from ..ports.http import Headers, ProxyRequest, ProxyResponse
 from .decide import Decision
 
-__all__ = ["PagePlan", "is_prefetch", "plan_page", "redirect_targets", "shares_origin_page"]
+__all__ = [
+    "PagePlan",
+    "acting_experiments",
+    "is_prefetch",
+    "plan_page",
+    "redirect_targets",
+    "shares_origin_page",
+]
 
 _PREFETCH_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
 CROSS_ORIGIN_DROPPED = ("cookie", "authorization", "proxy-authorization", "x-forwarded-for")
@@ -118,18 +125,41 @@ def _without(claims: DecisionClaims | None, shared: set[str]) -> DecisionClaims 
     )
 
 
+_ACTING: dict[int, tuple[Config, dict[str, tuple[Experiment, bool]]]] = {}
+
+
+def acting_experiments(config: Config) -> dict[str, tuple[Experiment, bool]]:
+    """Experiment key -> (experiment, shares its origin page) for the experiments some variant of
+    which has actions; the others change nothing about a page (computed once per config)."""
+    cached = _ACTING.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    acting = {
+        experiment.key: (experiment, shares_origin_page(experiment))
+        for experiment in config.experiments
+        if any(variant.actions is not None for variant in experiment.variants)
+    }
+    _ACTING.clear()  # one config runs at a time: keep only the newest
+    _ACTING[id(config)] = (config, acting)
+    return acting
+
+
 def plan_page(config: Config, decision: Decision, request: ProxyRequest) -> PagePlan:
     if not decision.vector:
+        return PagePlan(request, decision)
+    acting = acting_experiments(config)
+    if not acting:
         return PagePlan(request, decision)
     redirect: Redirect | None = None
     rewrite: Rewrite | None = None
     changes: list[Change] = []
     shared: set[str] = set()
     for key, assignment in sorted(decision.assignments.items()):
-        experiment = config.experiment(key)
-        if experiment is None or assignment.index is None:
+        found = acting.get(key)
+        if found is None or assignment.index is None:
             continue
-        if shares_origin_page(experiment):
+        experiment, shares = found
+        if shares:
             shared.add(key)
         actions: VariantActions | None = experiment.variants[assignment.index].actions
         if actions is None:
